@@ -1,0 +1,310 @@
+"""Flax NNX decoder for the Qwen2 / Qwen2.5 / Qwen3 / Llama-3 family, with LM and reward heads.
+
+Layout choices:
+- Layer parameters are always stacked on a leading `layers` axis. `scan_layers` only decides how the
+  stack is applied (`lax.scan`: one compiled layer, fast compiles for deep models; or an unrolled
+  loop: more cross-layer fusion for small ones). Checkpoints are the same either way.
+- Projections keep heads as their own dimension ([embed, heads, head_dim]) so the logical-axis
+  rules can shard heads without reshapes.
+- Positions come from the attention mask (number of real tokens before each one), so a
+  left-padded row gives exactly the logits of the unpadded sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax.sharding import Mesh
+
+from acecoder_jax.models.config import ModelConfig
+from acecoder_jax.parallel import constrain
+
+HEADS = ("lm", "reward")
+
+
+def _param(rngs: nnx.Rngs, shape, axes, dtype, std: Optional[float] = 0.02) -> nnx.Param:
+    if std is None:
+        value = jnp.ones(shape, dtype)
+    elif std == 0:
+        value = jnp.zeros(shape, dtype)
+    else:
+        value = (std * jax.random.normal(rngs.params(), shape, jnp.float32)).astype(dtype)
+    return nnx.Param(value, axes=tuple(axes))
+
+
+# ---- rotary embeddings ---------------------------------------------------------------------------
+
+
+def rope_inv_freq(config: ModelConfig) -> np.ndarray:
+    """Inverse frequencies, including Llama-3 / linear scaling, computed once on the host."""
+    dim = config.dim_per_head
+    inv_freq = 1.0 / (config.rope_theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    scaling = config.rope_scaling or {}
+    kind = scaling.get("rope_type", "default")
+    if kind == "linear":
+        inv_freq = inv_freq / scaling["factor"]
+    elif kind == "llama3":
+        factor = scaling["factor"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        old_ctx = scaling["original_max_position_embeddings"]
+        wavelen = 2 * np.pi / inv_freq
+        smooth = (old_ctx / wavelen - low) / (high - low)
+        scaled = np.where(wavelen > old_ctx / low, inv_freq / factor, inv_freq)
+        is_medium = (wavelen >= old_ctx / high) & (wavelen <= old_ctx / low)
+        blended = (1 - smooth) * scaled / factor + smooth * scaled
+        inv_freq = np.where(is_medium, blended, scaled)
+    return inv_freq.astype(np.float32)
+
+
+def rope_tables(positions: jax.Array, inv_freq: np.ndarray, dtype) -> tuple[jax.Array, jax.Array]:
+    freqs = positions.astype(jnp.float32)[..., None] * jnp.asarray(inv_freq)
+    emb = jnp.concatenate([freqs, freqs], axis=-1)  # rotate-half convention, as in HF
+    return jnp.cos(emb).astype(dtype)[:, :, None, :], jnp.sin(emb).astype(dtype)[:, :, None, :]
+
+
+def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
+    x1, x2 = jnp.split(x, 2, axis=-1)
+    return x * cos + jnp.concatenate([-x2, x1], axis=-1) * sin
+
+
+# ---- KV cache ------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class KVCache:
+    """Preallocated keys/values for all layers plus which slots hold real tokens.
+
+    k, v: [layers, batch, max_len, kv_heads, head_dim]; valid: [batch, max_len]; index: next slot.
+    """
+
+    k: jax.Array
+    v: jax.Array
+    valid: jax.Array
+    index: jax.Array
+
+    @classmethod
+    def zeros(cls, config: ModelConfig, batch: int, max_len: int, dtype=None) -> "KVCache":
+        dtype = dtype or config.compute_dtype
+        shape = (config.num_layers, batch, max_len, config.num_kv_heads, config.dim_per_head)
+        return cls(
+            k=jnp.zeros(shape, dtype),
+            v=jnp.zeros(shape, dtype),
+            valid=jnp.zeros((batch, max_len), bool),
+            index=jnp.zeros((), jnp.int32),
+        )
+
+
+# ---- layers --------------------------------------------------------------------------------------
+
+
+class RMSNorm(nnx.Module):
+    def __init__(self, dim: int, eps: float, *, dtype, axes=("norm",)):
+        self.eps = eps
+        self.scale = nnx.Param(jnp.ones((dim,), dtype), axes=axes)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        xf = x.astype(jnp.float32)
+        y = xf * jax.lax.rsqrt(jnp.mean(xf * xf, axis=-1, keepdims=True) + self.eps)
+        return y.astype(x.dtype) * self.scale[...].astype(x.dtype)
+
+
+class Attention(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs, mesh: Optional[Mesh]):
+        e, h, k, d, pd = cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.dim_per_head, cfg.param_dtype
+        self.cfg, self.mesh = cfg, mesh
+        self.q_proj = _param(rngs, (e, h, d), ("embed", "heads", "head_dim"), pd)
+        self.k_proj = _param(rngs, (e, k, d), ("embed", "kv_heads", "head_dim"), pd)
+        self.v_proj = _param(rngs, (e, k, d), ("embed", "kv_heads", "head_dim"), pd)
+        self.o_proj = _param(rngs, (h, d, e), ("heads", "head_dim", "embed"), pd)
+        if cfg.attention_bias:
+            self.q_bias = _param(rngs, (h, d), ("heads", "head_dim"), pd, std=0)
+            self.k_bias = _param(rngs, (k, d), ("kv_heads", "head_dim"), pd, std=0)
+            self.v_bias = _param(rngs, (k, d), ("kv_heads", "head_dim"), pd, std=0)
+        if cfg.qk_norm:
+            self.q_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
+            self.k_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
+
+    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], index):
+        cfg, dt = self.cfg, x.dtype
+        q = jnp.einsum("bte,ehd->bthd", x, self.q_proj[...].astype(dt))
+        k = jnp.einsum("bte,ehd->bthd", x, self.k_proj[...].astype(dt))
+        v = jnp.einsum("bte,ehd->bthd", x, self.v_proj[...].astype(dt))
+        if cfg.attention_bias:
+            q = q + self.q_bias[...].astype(dt)
+            k = k + self.k_bias[...].astype(dt)
+            v = v + self.v_bias[...].astype(dt)
+        if cfg.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q = constrain(q, ("act_batch", "act_length", "act_heads", None), self.mesh)
+        if kv is not None:  # write this step's keys/values into the preallocated cache
+            k_cache, v_cache = kv
+            k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), index, axis=1)
+            v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), index, axis=1)
+            kv = (k, v)
+            k, v = k.astype(dt), v.astype(dt)
+        out = jax.nn.dot_product_attention(q, k, v, mask=mask, implementation=cfg.attention_impl)
+        out = jnp.einsum("bthd,hde->bte", out, self.o_proj[...].astype(dt))
+        return out, kv
+
+
+class MLP(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs, mesh: Optional[Mesh]):
+        e, f, pd = cfg.hidden_size, cfg.intermediate_size, cfg.param_dtype
+        self.mesh = mesh
+        self.gate_proj = _param(rngs, (e, f), ("embed", "mlp"), pd)
+        self.up_proj = _param(rngs, (e, f), ("embed", "mlp"), pd)
+        self.down_proj = _param(rngs, (f, e), ("mlp", "embed"), pd)
+
+    def __call__(self, x):
+        dt = x.dtype
+        h = jax.nn.silu(x @ self.gate_proj[...].astype(dt)) * (x @ self.up_proj[...].astype(dt))
+        h = constrain(h, ("act_batch", "act_length", "act_mlp"), self.mesh)
+        return h @ self.down_proj[...].astype(dt)
+
+
+class DecoderLayer(nnx.Module):
+    def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs, mesh: Optional[Mesh]):
+        self.mesh = mesh
+        self.input_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype=cfg.param_dtype)
+        self.attn = Attention(cfg, rngs=rngs, mesh=mesh)
+        self.post_attn_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype=cfg.param_dtype)
+        self.mlp = MLP(cfg, rngs=rngs, mesh=mesh)
+
+    def __call__(self, x, cos, sin, mask, kv, index):
+        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, index)
+        x = x + h
+        x = x + self.mlp(self.post_attn_norm(x))
+        return constrain(x, ("act_batch", "act_length", "act_embed"), self.mesh), kv
+
+
+_REMAT_POLICIES = {
+    "full": jax.checkpoint_policies.nothing_saveable,
+    "dots": jax.checkpoint_policies.checkpoint_dots,
+    "dots_no_batch": jax.checkpoint_policies.checkpoint_dots_with_no_batch_dims,
+}
+
+
+def _stacked_layers(cfg: ModelConfig, rngs: nnx.Rngs, mesh: Optional[Mesh]) -> DecoderLayer:
+    """One DecoderLayer whose parameters carry a leading [num_layers] axis."""
+
+    @nnx.split_rngs(splits=cfg.num_layers)
+    @nnx.vmap(in_axes=(0,), out_axes=0)
+    def create(r):
+        return DecoderLayer(cfg, rngs=r, mesh=mesh)
+
+    layers = create(rngs)
+    for _, var in nnx.iter_graph(layers):
+        if isinstance(var, nnx.Param):
+            var.set_metadata(axes=("layers",) + tuple(var.get_metadata()["axes"]))
+    return layers
+
+
+# ---- the model -----------------------------------------------------------------------------------
+
+
+class DecoderModel(nnx.Module):
+    """Decoder backbone with either an LM head (logits [B, T, V]) or a reward head (rewards [B])."""
+
+    def __init__(self, config: ModelConfig, *, head: str = "lm", mesh: Optional[Mesh] = None,
+                 rngs: Optional[nnx.Rngs] = None):
+        if head not in HEADS:
+            raise ValueError(f"head={head!r}; expected one of {HEADS}")
+        rngs = rngs or nnx.Rngs(0)
+        cfg, pd = config, config.param_dtype
+        self.config, self.head, self.mesh = cfg, head, mesh
+        self.embed = _param(rngs, (cfg.vocab_size, cfg.hidden_size), ("vocab", "embed"), pd)
+        self.layers = _stacked_layers(cfg, rngs, mesh)
+        self.final_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype=pd)
+        if head == "lm" and not cfg.tie_word_embeddings:
+            self.lm_head = _param(rngs, (cfg.hidden_size, cfg.vocab_size), ("embed", "vocab"), pd)
+        if head == "reward":
+            self.reward_kernel = _param(rngs, (cfg.hidden_size, 1), ("embed", "reward"), pd,
+                                        std=1.0 / np.sqrt(cfg.hidden_size + 1))
+            self.reward_bias = _param(rngs, (1,), ("reward",), pd, std=0)
+
+    # -- backbone --
+
+    def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None):
+        """Final-norm hidden states [B, T, E] and the updated cache (None without one)."""
+        cfg = self.config
+        dt = jnp.dtype(cfg.compute_dtype)
+        input_ids = jnp.asarray(input_ids, jnp.int32)
+        attention_mask = jnp.asarray(attention_mask).astype(bool)
+        b, t = input_ids.shape
+        step_pos = jnp.cumsum(attention_mask, axis=-1, dtype=jnp.int32) - 1
+        if cache is None:
+            positions = jnp.maximum(step_pos, 0)
+            slots = jnp.arange(t)
+            mask = (slots[None, :] <= slots[:, None])[None, None] & attention_mask[:, None, None, :]
+            kv, index = None, 0
+        else:
+            positions = jnp.maximum(cache.valid.sum(-1, dtype=jnp.int32)[:, None] + step_pos, 0)
+            valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, attention_mask, cache.index, axis=1)
+            slots = jnp.arange(valid.shape[1])
+            q_slots = cache.index + jnp.arange(t)
+            mask = (slots[None, :] <= q_slots[:, None])[None, None] & valid[:, None, None, :]
+            kv, index = (cache.k, cache.v), cache.index
+
+        x = jnp.take(self.embed[...], input_ids, axis=0).astype(dt)
+        x = constrain(x, ("act_batch", "act_length", "act_embed"), self.mesh)
+        cos, sin = rope_tables(positions, rope_inv_freq(cfg), dt)
+
+        graphdef, layer_state = nnx.split(self.layers)
+
+        def apply_layer(state, x, kv):
+            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, index)
+
+        if cfg.remat != "none":
+            apply_layer = jax.checkpoint(apply_layer, policy=_REMAT_POLICIES[cfg.remat])
+
+        if cfg.scan_layers:
+            def body(x, xs):
+                state, layer_kv = xs
+                x, layer_kv = apply_layer(state, x, layer_kv)
+                return x, layer_kv
+
+            x, kv = jax.lax.scan(body, x, (layer_state, kv))
+        else:
+            new_kv = []
+            for i in range(cfg.num_layers):
+                state_i = jax.tree.map(lambda a: a[i], layer_state)
+                kv_i = None if kv is None else (kv[0][i], kv[1][i])
+                x, kv_i = apply_layer(state_i, x, kv_i)
+                new_kv.append(kv_i)
+            if kv is not None:
+                kv = (jnp.stack([c[0] for c in new_kv]), jnp.stack([c[1] for c in new_kv]))
+
+        x = self.final_norm(x)
+        if cache is not None:
+            cache = KVCache(k=kv[0], v=kv[1], valid=valid, index=cache.index + t)
+        return x, cache
+
+    # -- heads --
+
+    def logits(self, hidden: jax.Array) -> jax.Array:
+        """LM logits in float32 from hidden states [..., E]."""
+        dt = hidden.dtype
+        w = self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
+        out = jnp.matmul(hidden, w.astype(dt), preferred_element_type=jnp.float32)
+        return constrain(out, ("act_batch", "act_length", "act_vocab")[-out.ndim:], self.mesh) if out.ndim == 3 else out
+
+    def rewards(self, hidden: jax.Array, attention_mask) -> jax.Array:
+        """One scalar per row, read at the last non-pad token (right-most mask==1 position)."""
+        attention_mask = jnp.asarray(attention_mask).astype(jnp.int32)
+        t = attention_mask.shape[1]
+        last = t - 1 - jnp.argmax(attention_mask[:, ::-1], axis=1)
+        h = jnp.take_along_axis(hidden, last[:, None, None], axis=1)[:, 0]
+        r = jnp.matmul(h, self.reward_kernel[...].astype(h.dtype), preferred_element_type=jnp.float32)
+        return r[:, 0] + self.reward_bias[0].astype(jnp.float32)
+
+    def __call__(self, input_ids, attention_mask):
+        hidden, _ = self.hidden_states(input_ids, attention_mask)
+        if self.head == "lm":
+            return self.logits(hidden)
+        return self.rewards(hidden, attention_mask)
