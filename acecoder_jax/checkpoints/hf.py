@@ -67,7 +67,9 @@ REWARD_LAYOUTS = {
 }
 # Tensors some checkpoints carry that have no parameter here.
 _IGNORED_SUFFIXES = ("rotary_emb.inv_freq",)
-_TOKENIZER_SKIP = (".safetensors", ".bin", ".pt", ".index.json", "config.json", ".msgpack", ".h5")
+# Files of a tokenizer dir that are not tokenizer files (it is often a whole model dir).
+_NOT_TOKENIZER_SUFFIXES = (".safetensors", ".bin", ".pt", ".index.json", ".msgpack", ".h5")
+_NOT_TOKENIZER_NAMES = ("config.json", "generation_config.json")
 
 
 def _hf_shape(shape: tuple[int, ...], kind: str) -> tuple[int, ...]:
@@ -275,7 +277,7 @@ def export_hf(
         fs, root = fsspec.core.url_to_fs(tokenizer_dir)
         for src in fs.ls(root, detail=False):
             name = src.rstrip("/").rsplit("/", 1)[-1]
-            if fs.isfile(src) and not name.endswith(_TOKENIZER_SKIP):
+            if fs.isfile(src) and not name.endswith(_NOT_TOKENIZER_SUFFIXES) and name not in _NOT_TOKENIZER_NAMES:
                 with fs.open(src, "rb") as fi, fsspec.open(join(out_dir, name), "wb") as fo:
                     fo.write(fi.read())
     return out_dir
