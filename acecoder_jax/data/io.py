@@ -1,0 +1,246 @@
+"""Record io through fsspec: jsonl / jsonl.gz / parquet on a local path or gs://, written atomically.
+
+Every stage of the project reads and writes records through these helpers, so a local directory
+and a bucket prefix behave the same. Writes are atomic: on local disk a temp file is renamed into
+place; on object stores one upload is already all-or-nothing, so the object is written directly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import uuid
+from typing import Any, Iterable, Iterator
+
+import fsspec
+
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".json.gz", ".ndjson")
+PARQUET_SUFFIXES = (".parquet",)
+
+
+class RecordReadError(ValueError):
+    """A record in a file could not be decoded; carries the path and 1-based line number."""
+
+    def __init__(self, path: str, line: int, kind: str, reason: str, raw: str = ""):
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.kind, self.reason, self.raw = path, line, kind, reason, raw
+
+
+def fs_and_path(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Filesystem object and protocol-stripped path for a local path or URL."""
+    fs, _, paths = fsspec.get_fs_token_paths(path)
+    return fs, paths[0]
+
+
+def is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def join(base: str, *parts: str) -> str:
+    """Path join that keeps URL schemes intact (os.path.join would on Windows, posixpath is enough)."""
+    return posixpath.join(base, *parts) if not is_local(base) else os.path.join(base, *parts)
+
+
+def exists(path: str) -> bool:
+    fs, p = fs_and_path(path)
+    return fs.exists(p)
+
+
+def makedirs(path: str) -> None:
+    fs, p = fs_and_path(path)
+    if is_local(path):
+        fs.makedirs(p, exist_ok=True)
+    # object stores have no directories; nothing to do
+
+
+def glob(pattern: str) -> list[str]:
+    """Sorted matches, with the URL scheme put back for remote paths; listing cache bypassed."""
+    fs, p = fs_and_path(pattern)
+    fs.invalidate_cache()
+    matches = sorted(fs.glob(p))
+    if is_local(pattern):
+        return matches
+    protocol = pattern.split("://", 1)[0]
+    return [f"{protocol}://{m}" for m in matches]
+
+
+def format_of(path: str) -> str:
+    """'jsonl' or 'parquet' from the file name; anything else is an error naming the path."""
+    lower = path.lower()
+    if lower.endswith(JSONL_SUFFIXES):
+        return "jsonl"
+    if lower.endswith(PARQUET_SUFFIXES):
+        return "parquet"
+    raise ValueError(f"{path}: unknown record format (expected one of {JSONL_SUFFIXES + PARQUET_SUFFIXES})")
+
+
+def read_bytes(path: str) -> bytes:
+    with fsspec.open(path, "rb", compression="infer") as f:
+        return f.read()
+
+
+def read_text(path: str) -> str:
+    return read_bytes(path).decode("utf-8")
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Atomic write: temp file + rename locally, single upload on object stores."""
+    fs, p = fs_and_path(path)
+    if is_local(path):
+        parent = os.path.dirname(os.path.abspath(p))
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        fs.pipe_file(p, data)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str, obj: Any) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: str) -> Any:
+    return json.loads(read_text(path))
+
+
+def iter_jsonl_lines(path: str) -> Iterator[tuple[int, dict | RecordReadError]]:
+    """(line number, record) per non-blank line; undecodable lines yield a RecordReadError instead
+    of raising, so stages can route them to a rejects file and go on."""
+    data = read_bytes(path)
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            yield lineno, RecordReadError(path, lineno, "not_utf8", f"not UTF-8 ({e.reason} at byte {e.start})",
+                                          raw.decode("utf-8", "replace")[:200])
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as e:
+            yield lineno, RecordReadError(path, lineno, "malformed_json", f"malformed JSON ({e.msg})", text[:200])
+            continue
+        if not isinstance(rec, dict):
+            yield lineno, RecordReadError(path, lineno, "not_an_object", f"expected a JSON object, got {type(rec).__name__}",
+                                          text[:200])
+            continue
+        yield lineno, rec
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """All records; the first bad line raises RecordReadError (use iter_jsonl_lines to tolerate)."""
+    out = []
+    for _, rec in iter_jsonl_lines(path):
+        if isinstance(rec, RecordReadError):
+            raise rec
+        out.append(rec)
+    return out
+
+
+def dumps_jsonl(records: Iterable[dict]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
+
+
+def write_jsonl(path: str, records: Iterable[dict]) -> int:
+    """Atomically write records; returns how many. `.gz` paths are gzip-compressed."""
+    records = list(records)
+    data = dumps_jsonl(records)
+    if path.endswith(".gz"):
+        import gzip
+        data = gzip.compress(data, mtime=0)
+    write_bytes(path, data)
+    return len(records)
+
+
+def read_parquet(path: str) -> list[dict]:
+    import pyarrow.parquet as pq
+    with fsspec.open(path, "rb") as f:
+        table = pq.read_table(f)
+    return table.to_pylist()
+
+
+def write_parquet(path: str, records: Iterable[dict], schema=None) -> int:
+    import io as _io
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    records = list(records)
+    table = pa.Table.from_pylist(records, schema=schema)
+    buf = _io.BytesIO()
+    pq.write_table(table, buf)
+    write_bytes(path, buf.getvalue())
+    return len(records)
+
+
+def read_records(path: str) -> list[dict]:
+    """jsonl(.gz) or parquet by extension."""
+    return read_parquet(path) if format_of(path) == "parquet" else read_jsonl(path)
+
+
+def write_records(path: str, records: Iterable[dict], schema=None) -> int:
+    if format_of(path) == "parquet":
+        return write_parquet(path, records, schema=schema)
+    return write_jsonl(path, records)
+
+
+def concat_files(sources: list[str], dest: str) -> None:
+    """Byte-concatenate files into dest atomically (streams; fine for multi-GB outputs)."""
+    fs, p = fs_and_path(dest)
+    if is_local(dest):
+        parent = os.path.dirname(os.path.abspath(p))
+        os.makedirs(parent, exist_ok=True)
+        tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
+        try:
+            with open(tmp, "wb") as out:
+                for src in sources:
+                    with fsspec.open(src, "rb") as f:
+                        while chunk := f.read(1 << 22):
+                            out.write(chunk)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        with fs.open(p, "wb") as out:  # one object upload: visible only when complete
+            for src in sources:
+                with fsspec.open(src, "rb") as f:
+                    while chunk := f.read(1 << 22):
+                        out.write(chunk)
+
+
+def iter_records(path: str) -> Iterator[tuple[int, dict | RecordReadError]]:
+    """(row number, record or RecordReadError) for jsonl(.gz) or parquet."""
+    if format_of(path) == "parquet":
+        yield from enumerate(read_parquet(path), start=1)
+    else:
+        yield from iter_jsonl_lines(path)
+
+
+def expand_inputs(spec: str) -> list[str]:
+    """Comma-separated paths or globs -> sorted concrete files; an empty match is an error."""
+    files: list[str] = []
+    for part in [s.strip() for s in spec.split(",") if s.strip()]:
+        if any(ch in part for ch in "*?["):
+            found = glob(part)
+            if not found:
+                raise FileNotFoundError(f"input glob matched nothing: {part}")
+            files.extend(found)
+        else:
+            if not exists(part):
+                raise FileNotFoundError(f"input not found: {part}")
+            files.append(part)
+    if not files:
+        raise ValueError(f"no input files in {spec!r}")
+    return files

@@ -1,0 +1,287 @@
+"""LLM-free synthesizer: tests from executing the seed's reference program on fuzzed inputs.
+
+For the entry function (or `Solution` method) of the reference program: draw inputs from its
+signature (annotations, defaults, usage, literals in instruction and body; see fuzz.py), evaluate the
+calls in an isolated child process, keep calls whose results are plain literals, pick ~N tests with
+as many distinct outputs as possible, write them as `assert f(<args>) == <literal>`, and finally run
+the asserts against the reference through the sandbox executor, keeping only those that pass (this
+also drops nondeterministic functions' tests). The question is the seed's instruction, plus the
+signature to implement when the instruction does not name it.
+
+Why a separate child for the evaluation: the sandbox reports pass/fail per assert, never the value a
+call returned; this child does only that, under rlimits, a timeout, a scrubbed environment and a
+private temp dir, on seed programs (not policy samples).
+"""
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from typing import Sequence
+
+from acecoder_jax.data.synthesis import fuzz
+from acecoder_jax.data.synthesis.backend import SynthesisResult, Synthesizer
+
+_CHILD = r'''
+import io, json, os, signal, sys
+spec = json.loads(sys.stdin.read())
+out_fd = os.dup(1)
+sys.stdout = sys.stderr = io.StringIO()
+os.environ.clear()
+class _Alarm(BaseException):
+    pass
+def _on_alarm(*_):
+    raise _Alarm()
+signal.signal(signal.SIGALRM, _on_alarm)
+ns = {"__name__": "__reference__"}
+results = []
+try:
+    signal.setitimer(signal.ITIMER_REAL, spec["load_s"])
+    exec(compile(spec["program"], "<reference>", "exec"), ns)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+except BaseException as e:
+    os.write(out_fd, json.dumps({"load_error": type(e).__name__ + ": " + str(e)[:200]}).encode())
+    os._exit(0)
+for call in spec["calls"]:
+    try:
+        signal.setitimer(signal.ITIMER_REAL, spec["call_s"])
+        value = eval(call, ns)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        text = repr(value)
+        results.append(["ok", text[: spec["max_repr"] + 1]])
+    except _Alarm:
+        results.append(["timeout", ""])
+    except BaseException as e:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        results.append(["error", type(e).__name__])
+    sys.stdout = sys.stderr = io.StringIO()
+os.write(out_fd, json.dumps({"results": results}).encode())
+os._exit(0)
+'''
+
+
+def _limit_child(memory_mb: int, cpu_s: int):
+    def apply():
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+    return apply
+
+
+def evaluate_calls(program: str, calls: list[str], call_s: float = 1.0, memory_mb: int = 1024,
+                   max_repr: int = 400) -> list[tuple[str, str]] | str:
+    """[(status, repr-or-error)] per call, or a string when the program itself fails to load."""
+    spec = {"program": program, "calls": calls, "call_s": call_s, "load_s": 5.0, "max_repr": max_repr}
+    total_s = 10.0 + call_s * len(calls)
+    with tempfile.TemporaryDirectory(prefix="refsynth-") as cwd:
+        env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+        proc = subprocess.Popen([sys.executable, "-I", "-c", _CHILD], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env,
+                                start_new_session=True, preexec_fn=_limit_child(memory_mb, int(total_s) + 1))
+        try:
+            out, _ = proc.communicate(json.dumps(spec).encode(), timeout=total_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            return "timeout evaluating the reference"
+    try:
+        reply = json.loads(out.decode("utf-8", "replace") or "{}")
+    except json.JSONDecodeError:
+        return f"reference child crashed (exit {proc.returncode})"
+    if "load_error" in reply:
+        return f"reference does not load: {reply['load_error']}"
+    if "results" not in reply:
+        return f"reference child crashed (exit {proc.returncode})"
+    return [tuple(r) for r in reply["results"]]
+
+
+def _plain_literal(text: str, max_repr: int) -> object:
+    """The value when `text` is the repr of a plain literal that round-trips, else raises ValueError."""
+    if len(text) > max_repr:
+        raise ValueError("too long")
+    value = ast.literal_eval(text)
+    if repr(value) != text:
+        raise ValueError("repr does not round-trip")
+
+    def finite(v):
+        if isinstance(v, float):
+            return math.isfinite(v)
+        if isinstance(v, (list, tuple, set, frozenset)):
+            return all(finite(x) for x in v)
+        if isinstance(v, dict):
+            return all(finite(k) and finite(x) for k, x in v.items())
+        return True
+    if not finite(value):
+        raise ValueError("non-finite float")
+    return value
+
+
+def find_entry(tree: ast.Module, entry_point: str | None) -> tuple[ast.FunctionDef, str | None]:
+    """(function node, owning class name or None). Raises ValueError naming what is missing."""
+    top = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+
+    def methods(c):
+        return [n for n in c.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
+    if entry_point:
+        for f in top:
+            if f.name == entry_point:
+                return f, None
+        for c in classes:
+            for m in methods(c):
+                if m.name == entry_point:
+                    return m, c.name
+        raise ValueError(f"entry point {entry_point!r} not defined in the program")
+    public = [f for f in top if not f.name.startswith("_") and f.name != "main"]
+    if public:
+        return public[-1], None
+    for c in sorted(classes, key=lambda c: c.name != "Solution"):
+        if methods(c):
+            return methods(c)[0], c.name
+    raise ValueError("program defines no public function or class method")
+
+
+def param_types(func: ast.FunctionDef, is_method: bool) -> list[tuple[str, tuple, bool]]:
+    """[(name, type, keyword_only)] for the parameters a caller must or may pass."""
+    args = func.args
+    positional = list(args.posonlyargs) + list(args.args)
+    if is_method and positional:
+        positional = positional[1:]  # self
+    defaults: dict[str, ast.expr] = {}
+    for a, d in zip(reversed(list(args.posonlyargs) + list(args.args)), reversed(args.defaults)):
+        defaults[a.arg] = d
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        if d is not None:
+            defaults[a.arg] = d
+    out = []
+    for a, kw in [(a, False) for a in positional] + [(a, True) for a in args.kwonlyargs]:
+        if kw and a.arg in defaults:
+            continue  # optional keyword-only: leave at its default
+        t = fuzz.parse_annotation(a.annotation)
+        if t is None and a.arg in defaults:
+            try:
+                t = fuzz.type_of_value(ast.literal_eval(defaults[a.arg]))
+            except ValueError:
+                t = None
+        if t is None or t == fuzz.ANY:
+            t = fuzz.infer_from_usage(a.arg, func) or fuzz.INT
+        out.append((a.arg, t, kw))
+    return out
+
+
+def _call_source(callee: str, params: list[tuple[str, tuple, bool]], values: list) -> str:
+    parts = [repr(v) if not kw else f"{name}={v!r}" for (name, _, kw), v in zip(params, values)]
+    return f"{callee}({', '.join(parts)})"
+
+
+def _assert_for(call: str, value_text: str, value: object) -> str:
+    if isinstance(value, float) and abs(value) < 1e6:
+        return f"assert abs({call} - {value_text}) < 1e-06"
+    if value is None:
+        return f"assert {call} is None"
+    return f"assert {call} == {value_text}"
+
+
+class ReferenceSynthesizer(Synthesizer):
+    """Tests from running the seed's program. `executor` (data.execution.Executor) verifies them."""
+
+    name = "reference"
+
+    def __init__(self, executor=None, num_tests: int = 20, num_candidates: int = 160, seed: int = 0,
+                 call_timeout_s: float = 1.0, memory_mb: int = 1024, max_repr: int = 300):
+        self.executor, self.num_tests, self.num_candidates = executor, num_tests, num_candidates
+        self.seed, self.call_timeout_s, self.memory_mb, self.max_repr = seed, call_timeout_s, memory_mb, max_repr
+
+    # ---- one seed, before verification ----
+    def draft(self, seed: dict) -> SynthesisResult:
+        sid = str(seed["id"])
+        program = seed.get("program")
+        if not isinstance(program, str) or not program.strip():
+            return SynthesisResult(sid, error="no_program", detail="seed has no program")
+        try:
+            tree = ast.parse(program)
+        except SyntaxError as e:
+            return SynthesisResult(sid, error="program_syntax_error", detail=f"line {e.lineno}: {e.msg}")
+        try:
+            func, owner = find_entry(tree, seed.get("entry_point"))
+        except ValueError as e:
+            return SynthesisResult(sid, error="no_entry_point", detail=str(e))
+        params = param_types(func, is_method=owner is not None)
+        callee = f"{owner}().{func.name}" if owner else func.name
+        rng = random.Random(f"{self.seed}:{sid}")
+        gen = fuzz.ValueGen(rng, fuzz.LiteralPool.harvest(seed.get("instruction", ""), tree))
+        calls, seen = [], set()
+        for _ in range(self.num_candidates * 3):
+            if len(calls) >= self.num_candidates:
+                break
+            values = [gen.value(t) for _, t, _ in params]
+            if any(len(repr(v)) > 200 for v in values):
+                continue
+            src = _call_source(callee, params, values)
+            if src not in seen:
+                seen.add(src)
+                calls.append(src)
+            if not params:
+                break
+        evaluated = evaluate_calls(program, calls, self.call_timeout_s, self.memory_mb, self.max_repr)
+        if isinstance(evaluated, str):
+            return SynthesisResult(sid, error="reference_failed", detail=evaluated)
+        buckets: dict[str, list[str]] = {}
+        for call, (status, text) in zip(calls, evaluated):
+            if status != "ok":
+                continue
+            try:
+                value = _plain_literal(text, self.max_repr)
+            except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+                continue
+            buckets.setdefault(text, []).append(_assert_for(call, text, value))
+        tests = self._select(buckets)
+        if not tests:
+            return SynthesisResult(sid, error="no_plain_outputs",
+                                   detail=f"none of {len(calls)} fuzzed calls returned a plain literal")
+        return SynthesisResult(sid, question=self.question(seed, func, owner), tests=tests)
+
+    def _select(self, buckets: dict[str, list[str]]) -> list[str]:
+        """Round-robin over distinct outputs, so tests pin down as many behaviours as possible."""
+        tests, queues = [], [list(v) for v in buckets.values()]
+        while len(tests) < self.num_tests and any(queues):
+            for q in queues:
+                if q and len(tests) < self.num_tests:
+                    tests.append(q.pop(0))
+        return tests
+
+    @staticmethod
+    def question(seed: dict, func: ast.FunctionDef, owner: str | None) -> str:
+        instruction = (seed.get("instruction") or "").strip()
+        if func.name in instruction:
+            return instruction
+        signature = f"def {func.name}({ast.unparse(func.args)})"
+        if func.returns is not None:
+            signature += f" -> {ast.unparse(func.returns)}"
+        where = f" as a method of class {owner}" if owner else ""
+        return f"{instruction}\n\nImplement `{signature}`{where}.".strip()
+
+    # ---- batch, with sandbox verification ----
+    def synthesize(self, seeds: Sequence[dict]) -> list[SynthesisResult]:
+        drafts = [self.draft(s) for s in seeds]
+        if self.executor is None:
+            return drafts
+        jobs = [{"id": f"verify-{i}", "program": s["program"], "tests": d.tests}
+                for i, (s, d) in enumerate(zip(seeds, drafts)) if d.ok]
+        results = self.executor.run(jobs)
+        for i, d in enumerate(drafts):
+            if not d.ok:
+                continue
+            r = results[f"verify-{i}"]
+            kept = [t for t, o in zip(d.tests, r.get("outcomes", [])) if o == "pass"]
+            d.invalid_tests = len(d.tests) - len(kept)
+            d.tests = kept
+            if not kept:
+                d.error, d.detail = "reference_fails_own_tests", f"sandbox status {r.get('status')}"
+        return drafts
