@@ -152,16 +152,23 @@ def test_evalplus_reader_runs_the_reference_to_get_expected_outputs(tmp_path):
     bench = B.load_evalplus(path, name="humaneval_plus")
     (p,) = bench.problems
     assert p.tests == (
-        "assert abs(mean([1.0, 2.0]) - 1.5) <= 1e-06",
-        "assert abs(mean([3.0]) - 3.0) <= 1e-06",
-        f"assert abs(mean([0.1, 0.2, 0.3]) - {repr((0.1 + 0.2 + 0.3) / 3)}) <= 1e-06",
+        "assert math.isclose(mean([1.0, 2.0]), 1.5, rel_tol=1e-07, abs_tol=1e-06)",
+        "assert math.isclose(mean([3.0]), 3.0, rel_tol=1e-07, abs_tol=1e-06)",
+        f"assert math.isclose(mean([0.1, 0.2, 0.3]), {repr((0.1 + 0.2 + 0.3) / 3)}, rel_tol=1e-07, "
+        "abs_tol=1e-06)",
     )
     assert p.setup_code == "from typing import List"
-    _run_asserts(p.canonical_solution, p.tests)
+    _run_asserts("import math\n" + p.canonical_solution, p.tests)
+    # A correct program that rounds differently still passes; lists of floats compare closely too.
+    _run_asserts("import math\ndef mean(xs):\n    return sum(x / len(xs) for x in xs)\n", p.tests)
+    scaled = B._io_assert("f", [[1.0]], repr([0.1 + 0.2, 1.0]), 0.0)
+    _run_asserts("import math\ndef f(xs):\n    return [0.3, 1.0]\n", [scaled])
+    with pytest.raises(AssertionError):
+        _run_asserts("import math\ndef f(xs):\n    return [0.3]\n", [scaled])
     base_only = B.load_evalplus(path, include_plus=False).problems[0]
     assert len(base_only.tests) == 2
     with pytest.raises(AssertionError):  # a wrong program fails them
-        _run_asserts("def mean(xs):\n    return 0.0\n", p.tests)
+        _run_asserts("import math\ndef mean(xs):\n    return 0.0\n", p.tests)
 
 
 def test_mbpp_plus_style_rows(tmp_path):

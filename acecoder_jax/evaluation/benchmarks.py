@@ -195,15 +195,21 @@ _NOT_LITERAL = object()
 
 
 def _io_assert(entry_point: str, args: Sequence, expected_repr: str, atol: float) -> str | None:
-    """`assert f(*args) == expected` (or within atol for floats); None if not expressible."""
+    """`assert f(*args) == expected` (floats: math.isclose); None if not expressible."""
     call = f"{entry_point}({', '.join(repr(a) for a in args)})"
     if any(_literal(repr(a)) is _NOT_LITERAL for a in args):
         return None
     expected = _literal(expected_repr)
     if expected is _NOT_LITERAL or (isinstance(expected, float) and expected != expected):
         return None
-    if atol > 0 and isinstance(expected, float) and not isinstance(expected, bool):
-        return f"assert abs({call} - {expected_repr}) <= {atol!r}"
+    # Floats compare like EvalPlus: relative 1e-7, absolute atol (a correct program may differ
+    # from the reference in the last bits).
+    if isinstance(expected, float):
+        return f"assert math.isclose({call}, {expected_repr}, rel_tol=1e-07, abs_tol={atol!r})"
+    if (isinstance(expected, (list, tuple)) and expected
+            and all(isinstance(x, float) for x in expected)):
+        return (f"assert len({call}) == {len(expected)} and all(math.isclose(a, b, rel_tol=1e-07, "
+                f"abs_tol={atol!r}) for a, b in zip({call}, {expected_repr}))")
     return f"assert {call} == {expected_repr}"
 
 
@@ -290,7 +296,7 @@ _ASSERT_METHODS: dict[str, Callable[[list[ast.expr]], ast.expr]] = {
 _ARITY = {"assertTrue": 1, "assertFalse": 1, "assertIsNone": 1, "assertIsNotNone": 1}
 _SAFE_NAMES = {"True", "False", "None", "len", "abs", "round", "sorted", "set", "list", "tuple",
                "dict", "int", "float", "str", "bool", "isinstance", "min", "max", "sum", "any",
-               "all", "type", "frozenset"}
+               "all", "type", "frozenset", "math"}
 
 
 class _Inline(ast.NodeTransformer):
