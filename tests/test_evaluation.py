@@ -201,8 +201,12 @@ def test_reader_errors_point_at_file_and_line(tmp_path):
         B.load_evalplus(missing)
     not_assert = _write_jsonl(tmp_path / "na.jsonl", [
         {"task_id": "t", "prompt": "p", "entry_point": "f", "tests": ["print(f(1))"]}])
-    with pytest.raises(ValueError, match=r"na.jsonl:1 \(t\): each test must be a single assert"):
+    with pytest.raises(ValueError, match=r"na.jsonl:1 \(t\): test 'print\(f\(1\)\)' cannot run in the sandbox"):
         B.load_evalplus(not_assert)
+    unsafe = _write_jsonl(tmp_path / "unsafe.jsonl", [
+        {"task_id": "u", "prompt": "p", "entry_point": "f", "test_list": ["assert f(1) == (1).__class__"]}])
+    with pytest.raises(ValueError, match=r"unsafe.jsonl:1 \(u\).*cannot run in the sandbox"):
+        B.load_evalplus(unsafe)
     with pytest.raises(ValueError, match="unknown benchmark 'mbpp'"):
         B.load_benchmark("mbpp", "x")
     with pytest.raises(ValueError, match="pass its path"):

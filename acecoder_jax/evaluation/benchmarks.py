@@ -92,13 +92,26 @@ def _prompt_setup(prompt: str, entry_point: str) -> str:
 
 
 def _check_assert(test: str, where: str) -> str:
+    """The test, stripped, if the sandbox can evaluate it (one assert, parent-safe outside calls)."""
+    from sandbox_workers.assert_split import InvalidTest, split_assert
+
+    if not isinstance(test, str):
+        raise ValueError(f"{where}: each test must be a str, got {type(test).__name__}")
     try:
-        tree = ast.parse(test)
-    except SyntaxError as e:
-        raise ValueError(f"{where}: test is not valid Python: {test!r} ({e.msg})") from e
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        raise ValueError(f"{where}: each test must be a single assert statement, got {test!r}")
+        split_assert(test.strip())
+    except InvalidTest as e:
+        raise ValueError(f"{where}: test {test[:200]!r} cannot run in the sandbox: {e}") from e
     return test.strip()
+
+
+def _sandbox_ok(test: str) -> bool:
+    from sandbox_workers.assert_split import InvalidTest, split_assert
+
+    try:
+        split_assert(test)
+        return True
+    except InvalidTest:
+        return False
 
 
 def _select(problems: list[Problem], task_ids: Sequence[str] | None, limit: int | None) -> list[Problem]:
@@ -248,7 +261,7 @@ def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = Tru
             atol = float(row.get("atol") or 0.0)
             for args, (status, out) in zip(inputs, outputs):
                 test = _io_assert(entry, args, out, atol) if status == "ok" else None
-                if test is not None:
+                if test is not None and _sandbox_ok(test):
                     tests.append(test)
         elif "test_list" in row:
             tests = [_check_assert(t, where) for t in row["test_list"]]
@@ -356,7 +369,7 @@ def bigcodebench_asserts(test_code: str, entry_point: str) -> list[str]:
             continue
         for m in methods:
             if m.name.startswith("test"):
-                out.extend(_method_asserts(m, entry_point) or [])
+                out.extend(t for t in _method_asserts(m, entry_point) or [] if _sandbox_ok(t))
     return out
 
 
