@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 import tokenize
-from typing import Mapping, Sequence
+from typing import Sequence
 
 POLICY_INSTRUCTION = (
     "Solve the programming problem described in the docstring below. Reply with one complete, "
@@ -228,12 +229,5 @@ def extract_code(completion: str) -> str:
         if start is None:
             return ""
         code = text[start.start():]
-    code = _dedent_if_uniform(code)
-    return cut_test_harness(code)
-
-
-def _dedent_if_uniform(code: str) -> str:
-    """Remove indentation shared by every non-blank line (blocks nested in markdown lists)."""
-    import textwrap
-
-    return textwrap.dedent(code)
+    # Dedent blocks nested in markdown lists.
+    return cut_test_harness(textwrap.dedent(code))

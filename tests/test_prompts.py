@@ -88,7 +88,7 @@ SOLUTION = "def add(a, b):\n    return a + b\n"
     f"```python\n{SOLUTION}\ndef check(candidate):\n    assert candidate(1, 2) == 3\n\ncheck(add)\n```",
     f"```python\n{SOLUTION}",  # truncated generation: no closing fence
     f"Explanation first.\n\n```bash\npip install nothing\n```\n```python\n{SOLUTION}```",
-    f"1. Solution:\n   ```python\n   def add(a, b):\n       return a + b\n   ```\n",  # indented in a list
+    "1. Solution:\n   ```python\n   def add(a, b):\n       return a + b\n   ```\n",  # indented in a list
     f"{SOLUTION}\nassert add(1, 2) == 3\n",  # no fence at all
     f"Sure! The function:\n{SOLUTION}",  # prose then bare code
     f"```python\r\n{SOLUTION}```".replace("\n", "\r\n"),  # CRLF
