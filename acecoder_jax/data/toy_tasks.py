@@ -222,7 +222,7 @@ def _digit_sum(rng):
 
 @_template("fizzbuzz", 3)
 def _fizzbuzz(rng):
-    a, b = rng.sample([2, 3, 4, 5, 7], 2)
+    a, b = rng.sample([2, 3, 5, 7], 2)  # coprime, so all four answers occur
     name = "fizzbuzz"
     body = (f"if n % {a} == 0 and n % {b} == 0:\n    return 'FizzBuzz'\n"
             f"if n % {a} == 0:\n    return 'Fizz'\nif n % {b} == 0:\n    return 'Buzz'\nreturn str(n)")

@@ -1,0 +1,299 @@
+"""The pipeline's stages as resumable `Stage` runs: synthesize -> proxy filter -> attach inferences
+-> pairs (and the hard subset). Launch scripts under launch/ are thin absl wrappers over these.
+
+Each `run_*` takes the data config (configs/data.py), input path(s), an output .jsonl path and an
+optional workdir for shards, and returns the stage's stats dict (also written to <output>.stats.json).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from acecoder_jax.data import inferences as infmod
+from acecoder_jax.data import io, pairs, schemas, seeds, stage, toy_tasks
+from acecoder_jax.data.execution import Executor
+from acecoder_jax.data.synthesis import parser as synth_parser
+
+PARSE_ERRORS = ("empty_reply", "no_json", "no_question", "no_tests")
+
+
+def _cfg_dict(cfg) -> dict:
+    return cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+
+
+def make_executor(cfg) -> Executor:
+    ex = cfg.execution
+    return Executor(ex.executor, num_workers=ex.num_workers or None, timeout_s=ex.timeout_s,
+                    memory_mb=ex.memory_mb or None, progress=False)
+
+
+def make_synthesizer(cfg, workdir: str):
+    syn = cfg.synthesis
+    if syn.backend == "reference":
+        from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer
+        return ReferenceSynthesizer(executor=make_executor(cfg), num_tests=syn.num_tests,
+                                    num_candidates=syn.reference.num_candidates, seed=syn.reference.seed,
+                                    call_timeout_s=syn.reference.call_timeout_s)
+    if syn.backend == "openai":
+        from acecoder_jax.data.synthesis.backend import LLMSynthesizer
+        from acecoder_jax.data.synthesis.openai_backend import OpenAIChatModel
+        o = syn.openai
+        model = OpenAIChatModel(o.base_url, o.model, api_key_env=o.api_key_env, temperature=o.temperature,
+                                max_tokens=o.max_tokens, concurrency=o.concurrency, max_retries=o.max_retries,
+                                backoff_s=o.backoff_s, timeout_s=o.timeout_s,
+                                cache_dir=o.cache_dir or io.join(workdir, "openai_cache"))
+        return LLMSynthesizer(model, num_tests=syn.num_tests)
+    raise ValueError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai)")
+
+
+def _workdir(output: str, workdir: str | None, name: str) -> str:
+    return io.join(workdir, name) if workdir else output + ".shards"
+
+
+# ---------------- synthesize ----------------
+
+def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | None = None,
+                   overwrite: bool = False) -> dict:
+    sc = cfg.seeds
+    records = None
+    if sc.kind == "toy":
+        records = toy_tasks.toy_seed_corpus(sc.num_toy_tasks, sc.toy_seed)
+        inputs = [f"toy:{sc.num_toy_tasks}:{sc.toy_seed}"]
+    elif not inputs:
+        raise ValueError(f"config.seeds.kind={sc.kind!r} needs --input")
+    wd = _workdir(output, workdir, "synthesize")
+    synthesizer = make_synthesizer(cfg, workdir or os.path.dirname(output) or ".")
+    kind_kwargs: dict[str, Any] = {}
+    if sc.kind == "instruction":
+        kind_kwargs = {"instruction_key": sc.instruction_key, "response_key": sc.response_key,
+                       "id_key": sc.id_key or None}
+    elif sc.kind == "stack":
+        kind_kwargs = {"content_key": sc.content_key, "min_program_chars": sc.min_program_chars,
+                       "id_key": sc.id_key or None}
+
+    def process(shard: list[dict], ctx: stage.ShardContext) -> None:
+        if sc.kind == "toy":
+            batch = shard
+        else:
+            batch = []
+            for item in seeds.seeds_from_records(shard, "seed" if sc.kind == "seed" else sc.kind,
+                                                 sc.source or sc.kind, **kind_kwargs):
+                if isinstance(item, seeds.SeedReject):
+                    if item.reason.startswith("missing"):
+                        ctx.reject("missing_field", item.reason, item.id)
+                    else:
+                        ctx.drop("seed_filter: " + item.reason)
+                else:
+                    batch.append(item)
+        ctx.count("seeds", len(batch))
+        for seed, res in zip(batch, synthesizer.synthesize(batch)):
+            if not res.ok:
+                if res.error in PARSE_ERRORS:
+                    ctx.reject("unparsable_synthesis", f"{res.error}: {res.detail}", res.seed_id, res.raw[:2000])
+                else:
+                    ctx.drop(res.error)
+                continue
+            ctx.count("tests_synthesized", len(res.tests))
+            ctx.count("tests_invalid", res.invalid_tests)
+            ctx.count("repaired_json", int(res.repaired))
+            rec = {"id": str(seed["id"]), "source": seed.get("source", ""), "question": res.question,
+                   "test_cases": res.tests, "inferences": [],
+                   "context_messages": [{"role": "user", "content": res.question}],
+                   "seed_program": seed["program"], "synthesizer": synthesizer.name}
+            for extra in ("entry_point", "difficulty"):
+                if extra in seed:
+                    rec[extra] = seed[extra]
+            ctx.emit(rec)
+
+    def derive(t: dict) -> dict:
+        n = t.get("records_out", 0)
+        return {"tests_per_question": (t.get("tests_synthesized", 0) / n) if n else 0.0}
+
+    st = stage.Stage("synthesize", output, wd, cfg.shard_size, config=_cfg_dict(cfg), progress=cfg.progress,
+                     overwrite=overwrite, derive=derive)
+    return st.run(inputs, process, records=records)
+
+
+# ---------------- proxy filter ----------------
+
+def load_completions(path: str) -> dict[str, list[dict]]:
+    """{question id: [{"model_name", "completion_id", "completion"}]} from a completions jsonl.
+    Lines need "id" and "completion"; model_name defaults to "unknown", completion_id to the index."""
+    index: dict[str, list[dict]] = {}
+    for lineno, rec in io.iter_records(path):
+        if isinstance(rec, io.RecordReadError):
+            raise ValueError(f"completions file {rec}")
+        if not isinstance(rec.get("completion"), str) or rec.get("id") is None:
+            raise ValueError(f"{path}:{lineno}: completion record needs 'id' and string 'completion'")
+        group = index.setdefault(str(rec["id"]), [])
+        group.append({"model_name": rec.get("model_name", "unknown"),
+                      "completion_id": rec.get("completion_id", len(group)), "completion": rec["completion"]})
+    return index
+
+
+def _validated(rec: dict, ctx: stage.ShardContext, require_tests: bool = True) -> dict | None:
+    try:
+        return schemas.validate_acecode(rec, require_tests=require_tests)
+    except schemas.SchemaError as e:
+        reason = "empty_tests" if (e.field == "test_cases" and e.reason == "empty") else (
+            "missing_field" if e.reason == "missing" else "bad_field")
+        ctx.reject(reason, str(e), rec.get("id") if isinstance(rec, dict) else None, rec)
+        return None
+
+
+def run_proxy_filter(cfg, inputs: list[str], output: str, workdir: str | None = None,
+                     overwrite: bool = False) -> dict:
+    pc = cfg.proxy
+    executor = make_executor(cfg)
+    completions = load_completions(pc.completions) if pc.source == "completions" else None
+    if pc.source not in ("seed", "completions"):
+        raise ValueError(f"config.proxy.source must be 'seed' or 'completions', got {pc.source!r}")
+
+    def proxy_program(rec: dict) -> str | None:
+        if completions is None:
+            return rec.get("seed_program")
+        group = [c for c in completions.get(rec["id"], []) if not pc.model_name or c["model_name"] == pc.model_name]
+        return infmod.completion_program(group[0]["completion"]) if group else None
+
+    def process(shard: list[dict], ctx: stage.ShardContext) -> None:
+        jobs, kept_recs = [], []
+        for raw in shard:
+            rec = _validated(raw, ctx)
+            if rec is None:
+                continue
+            parsable = [t for t in rec["test_cases"] if synth_parser.check_test(t) is None]
+            ctx.count("tests_unparsable", len(rec["test_cases"]) - len(parsable))
+            if not parsable:
+                ctx.reject("unparsable_tests", "no test is a single assert with a call", rec["id"])
+                continue
+            program = proxy_program(rec)
+            if not program:
+                ctx.drop("no_proxy_program")
+                continue
+            rec["test_cases"] = parsable
+            jobs.append({"id": str(len(kept_recs)), "program": program, "tests": parsable})
+            kept_recs.append(rec)
+        results = executor.run(jobs)
+        for i, rec in enumerate(kept_recs):
+            r = results[str(i)]
+            outcomes = list(r.get("outcomes", []))
+            passed = [t for t, o in zip(rec["test_cases"], outcomes) if o == "pass"]
+            ctx.count("questions_checked", 1)
+            ctx.count("tests_before", len(rec["test_cases"]))
+            if len(passed) < pc.min_tests:
+                ctx.drop(f"fewer_than_{pc.min_tests}_tests_pass_proxy")
+                continue
+            ctx.count("tests_after", len(passed))
+            rec["tests_before_filter"] = len(rec["test_cases"])
+            rec["test_cases"] = passed
+            ctx.emit(rec)
+
+    def derive(t: dict) -> dict:
+        q_in, q_out = t.get("questions_checked", 0), t.get("records_out", 0)
+        return {"tests_per_question_before": t.get("tests_before", 0) / q_in if q_in else 0.0,
+                "tests_per_question_after": t.get("tests_after", 0) / q_out if q_out else 0.0}
+
+    st = stage.Stage("filter_tests", output, _workdir(output, workdir, "filter_tests"), cfg.shard_size,
+                     config=_cfg_dict(cfg), progress=cfg.progress, overwrite=overwrite, derive=derive)
+    return st.run(inputs, process)
+
+
+# ---------------- attach inferences ----------------
+
+def run_attach_inferences(cfg, inputs: list[str], completions_path: str, output: str,
+                          workdir: str | None = None, overwrite: bool = False) -> dict:
+    executor = make_executor(cfg)
+    completions = load_completions(completions_path)
+
+    def process(shard: list[dict], ctx: stage.ShardContext) -> None:
+        jobs, plan = [], []
+        recs = []
+        for raw in shard:
+            rec = _validated(raw, ctx)
+            if rec is None:
+                continue
+            group = completions.get(rec["id"], [])
+            if not group:
+                ctx.count("questions_without_completions")
+            for c in group:
+                jobs.append({"id": str(len(jobs)), "program": infmod.completion_program(c["completion"]),
+                             "tests": rec["test_cases"]})
+                plan.append((len(recs), c))
+            recs.append(rec)
+        results = executor.run(jobs)
+        new: list[list[dict]] = [[] for _ in recs]
+        for j, (ri, c) in enumerate(plan):
+            r = results[str(j)]
+            rate = infmod.pass_rate(list(r.get("outcomes", [])), len(recs[ri]["test_cases"]))
+            new[ri].append({**c, "pass_rate": rate})
+            ctx.count(f"status.{r.get('status', 'unknown')}")
+            ctx.count("completions_executed")
+            ctx.count("pass_rate_sum", rate)
+        for rec, infs in zip(recs, new):
+            fresh = {(i["model_name"], i["completion_id"]) for i in infs}
+            rec["inferences"] = [i for i in rec["inferences"]
+                                 if (i["model_name"], i["completion_id"]) not in fresh] + infs
+            ctx.emit(rec)
+
+    def derive(t: dict) -> dict:
+        n = t.get("completions_executed", 0)
+        return {"mean_pass_rate": t.get("pass_rate_sum", 0.0) / n if n else 0.0}
+
+    st = stage.Stage("attach_inferences", output, _workdir(output, workdir, "attach_inferences"),
+                     cfg.shard_size, config={"cfg": _cfg_dict(cfg), "completions": completions_path},
+                     progress=cfg.progress, overwrite=overwrite, derive=derive)
+    return st.run(inputs, process)
+
+
+# ---------------- pairs ----------------
+
+def run_build_pairs(cfg, inputs: list[str], output: str, workdir: str | None = None,
+                    overwrite: bool = False) -> dict:
+    p = cfg.pairs
+    rule = pairs.make_rule(p.rule, min_best=p.min_best, min_gap=p.min_gap,
+                           min_worst_exclusive=p.min_worst_exclusive)
+
+    def process(shard: list[dict], ctx: stage.ShardContext) -> None:
+        for raw in shard:
+            rec = _validated(raw, ctx, require_tests=False)
+            if rec is None:
+                continue
+            if not rec["inferences"]:
+                ctx.drop("no_inferences")
+                continue
+            got = pairs.question_pairs(rec, rule)
+            ctx.count("questions_with_pairs", int(bool(got)))
+            if not got:
+                ctx.drop("no_pair_meets_rule")
+            for pr in got:
+                ctx.emit(pr)
+
+    st = stage.Stage("build_pairs", output, _workdir(output, workdir, "build_pairs"), cfg.shard_size,
+                     config=_cfg_dict(cfg.pairs), progress=cfg.progress, overwrite=overwrite)
+    return st.run(inputs, process)
+
+
+# ---------------- hard subset ----------------
+
+def run_hard_subset(cfg, inputs: list[str], output: str, overwrite: bool = False) -> dict:
+    """Not sharded: the rule needs medians over the whole input. Idempotent (skips when done)."""
+    from acecoder_jax.data import hard_subset
+    if io.exists(output) and io.exists(stage.stats_path(output)) and not overwrite:
+        return {**io.read_json(stage.stats_path(output)), "skipped_finished": True}
+    records, rejects = [], []
+    for path in inputs:
+        for lineno, rec in io.iter_records(path):
+            if isinstance(rec, io.RecordReadError):
+                rejects.append({"reason": rec.kind, "detail": str(rec), "id": None, "raw": rec.raw})
+                continue
+            try:
+                records.append(schemas.validate_acecode(rec, require_tests=False))
+            except schemas.SchemaError as e:
+                rejects.append({"reason": "bad_field", "detail": f"{path}:{lineno}: {e}", "id": rec.get("id")})
+    kept, stats = hard_subset.hard_subset(records)
+    io.write_jsonl(stage.rejects_path(output), rejects)
+    io.write_jsonl(output, kept)
+    stats = {"stage": "hard_subset", "inputs": inputs, "output": output, **stats,
+             "rejected": {r["reason"]: sum(x["reason"] == r["reason"] for x in rejects) for r in rejects}}
+    io.write_json(stage.stats_path(output), stats)
+    return stats

@@ -1,0 +1,27 @@
+"""Shared absl flags of the data-pipeline launch scripts (config file, input, output, workdir)."""
+import os
+
+from absl import flags
+from ml_collections import config_flags
+
+_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "data.py")
+
+CONFIG = config_flags.DEFINE_config_file("config", _CONFIG + ":toy", "Data pipeline config file[:variant].")
+INPUT = flags.DEFINE_string("input", None, "Input file(s): comma-separated paths or globs, local or gs://.")
+OUTPUT = flags.DEFINE_string("output", None, "Output .jsonl path (stats and rejects are written next to it).")
+WORKDIR = flags.DEFINE_string("workdir", None, "Directory for resumable shards (default: <output>.shards).")
+OVERWRITE = flags.DEFINE_bool("overwrite", False, "Discard finished shards / outputs and start over.")
+
+
+def inputs(required: bool = True):
+    from acecoder_jax.data import io
+    if not INPUT.value:
+        if required:
+            raise flags.IllegalFlagValueError("--input is required")
+        return None
+    return io.expand_inputs(INPUT.value)
+
+
+def print_stats(stats: dict) -> None:
+    import json
+    print(json.dumps(stats, sort_keys=True))

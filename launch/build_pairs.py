@@ -1,0 +1,25 @@
+"""Stage 4: AceCode records with inferences -> AceCodePair preference pairs.
+
+python launch/build_pairs.py --input=ACECODE.jsonl --output=PAIRS.jsonl [--config.pairs.min_gap=0.4]
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from absl import app, flags  # noqa: E402
+
+import _data_flags as f  # noqa: E402
+
+flags.mark_flags_as_required(["input", "output"])
+
+
+def main(argv):
+    del argv
+    from acecoder_jax.data import stages
+    f.print_stats(stages.run_build_pairs(f.CONFIG.value, f.inputs(), f.OUTPUT.value, f.WORKDIR.value,
+                                         f.OVERWRITE.value))
+
+
+if __name__ == "__main__":
+    app.run(main)
