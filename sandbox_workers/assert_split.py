@@ -1,0 +1,168 @@
+"""Split one `assert` into calls that run in the sandbox and a trusted rest the parent evaluates.
+
+The maximal sub-expressions that mention a name the parent does not trust (anything the program
+may define: functions, classes, globals) become call sites. The child evaluates a call site and
+returns plain data; the parent evaluates everything else (comparisons, arithmetic, `len`,
+`sorted`, `math.isclose`, expected values ...) on the rebuilt values with a small whitelist of
+builtins. Comprehension and lambda variables a call site needs are passed to the child as plain
+bindings, so `all(f(i) == i * 2 for i in range(3))` still compares in the parent.
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+CALL_HOOK = "__sbx_call__"
+MAX_TEST_CHARS = 1_000_000
+
+_SAFE_BUILTIN_NAMES = (
+    "abs all any bin bool bytes chr complex dict divmod enumerate filter float format frozenset "
+    "hash hex int isinstance len list map max min oct ord pow range repr reversed round set "
+    "slice sorted str sum tuple type zip ArithmeticError AssertionError Exception IndexError "
+    "KeyError TypeError ValueError ZeroDivisionError"
+).split()
+SAFE_BUILTINS = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES}
+SAFE_MODULES = {"math": math}
+TRUSTED_NAMES = frozenset(SAFE_BUILTINS) | frozenset(SAFE_MODULES)
+# Attribute names that could reach interpreter internals from the parent even on plain values.
+_BANNED_ATTRS = frozenset({"format", "format_map", "mro"})
+
+_STRUCTURAL = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Tuple, ast.List,
+               ast.Set, ast.Dict, ast.Subscript, ast.Slice, ast.Starred, ast.JoinedStr,
+               ast.FormattedValue)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+class InvalidTest(ValueError):
+    """A test string is not one assert statement the executor can evaluate safely."""
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """Source of one expression the child evaluates, and the local names it needs bound."""
+    source: str
+    bound_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitAssert:
+    """A test ready to run: its call sites and the parent's compiled trusted expression."""
+    calls: tuple[CallSite, ...]
+    code: object  # code object of the rewritten test expression
+
+    def evaluate(self, call: Callable[[CallSite, dict], object]) -> bool:
+        """Evaluate the assert; `call(site, bindings)` returns the child's plain value."""
+        def hook(index, bindings):
+            return call(self.calls[index], bindings)
+        env = {"__builtins__": SAFE_BUILTINS, CALL_HOOK: hook, **SAFE_MODULES}
+        return bool(eval(self.code, env))  # noqa: S307 - whitelisted, validated tree
+
+
+def _bound_by(node: ast.AST) -> set[str]:
+    names: set[str] = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.arg):
+            names.add(sub.arg)
+        elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store):
+            names.add(sub.id)
+    return names
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    loads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loads - _bound_by(node)
+
+
+class _Splitter:
+    def __init__(self):
+        self.calls: list[CallSite] = []
+
+    def untrusted(self, node, bound) -> bool:
+        return bool(_free_names(node) - bound - TRUSTED_NAMES)
+
+    def split(self, node: ast.expr, bound: frozenset) -> ast.expr:
+        if not self.untrusted(node, bound):
+            return node
+        if isinstance(node, ast.Call):
+            func = node.func
+            trusted_func = (isinstance(func, ast.Name) and func.id in TRUSTED_NAMES | bound) or (
+                isinstance(func, ast.Attribute) and not self.untrusted(func, bound))
+            if not trusted_func:
+                return self.placeholder(node, bound)
+            node.args = [self.split(a, bound) for a in node.args]
+            for kw in node.keywords:
+                kw.value = self.split(kw.value, bound)
+            return node
+        if isinstance(node, ast.Lambda):
+            node.body = self.split(node.body, bound | _bound_by(node.args))
+            return node
+        if isinstance(node, _COMPREHENSIONS):
+            inner = bound
+            for gen in node.generators:
+                gen.iter = self.split(gen.iter, inner)
+                inner = inner | _bound_by(gen.target)
+                gen.ifs = [self.split(c, inner) for c in gen.ifs]
+            if isinstance(node, ast.DictComp):
+                node.key = self.split(node.key, inner)
+                node.value = self.split(node.value, inner)
+            else:
+                node.elt = self.split(node.elt, inner)
+            return node
+        if isinstance(node, _STRUCTURAL):
+            for field, value in ast.iter_fields(node):
+                if isinstance(value, ast.expr):
+                    setattr(node, field, self.split(value, bound))
+                elif isinstance(value, list):
+                    setattr(node, field, [self.split(v, bound) if isinstance(v, ast.expr) else v
+                                          for v in value])
+            return node
+        return self.placeholder(node, bound)
+
+    def placeholder(self, node: ast.expr, bound: frozenset) -> ast.expr:
+        needs = tuple(sorted(_free_names(node) & bound))
+        self.calls.append(CallSite(ast.unparse(node), needs))
+        return ast.Call(
+            func=ast.Name(CALL_HOOK, ast.Load()),
+            args=[ast.Constant(len(self.calls) - 1),
+                  ast.Dict(keys=[ast.Constant(n) for n in needs],
+                           values=[ast.Name(n, ast.Load()) for n in needs])],
+            keywords=[])
+
+
+def _check_trusted(tree: ast.AST) -> None:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in _BANNED_ATTRS):
+            raise InvalidTest(f"attribute {node.attr!r} is not allowed outside calls into the program")
+        if isinstance(node, ast.Name) and node.id.startswith("__") and node.id != CALL_HOOK:
+            raise InvalidTest(f"name {node.id!r} is not allowed outside calls into the program")
+        if isinstance(node, (ast.Await, ast.Yield, ast.YieldFrom)):
+            raise InvalidTest(f"{type(node).__name__} is not allowed in a test")
+
+
+def split_assert(test: str) -> SplitAssert:
+    """Parse one `assert` statement and split it; raise InvalidTest saying what is wrong."""
+    if not isinstance(test, str):
+        raise InvalidTest(f"test must be a string, got {type(test).__name__}")
+    if len(test) > MAX_TEST_CHARS:
+        raise InvalidTest(f"test is {len(test)} characters, over the {MAX_TEST_CHARS} limit")
+    try:
+        module = ast.parse(test, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise InvalidTest(f"cannot parse: {type(e).__name__}: {str(e)[:200]}") from None
+    if len(module.body) != 1 or not isinstance(module.body[0], ast.Assert):
+        kinds = [type(s).__name__ for s in module.body][:3]
+        raise InvalidTest(f"expected exactly one assert statement, got {kinds or 'nothing'}")
+    splitter = _Splitter()
+    try:
+        expr = splitter.split(module.body[0].test, frozenset())
+        tree = ast.fix_missing_locations(ast.Expression(expr))
+        _check_trusted(tree)
+        code = compile(tree, "<test>", "eval")
+    except InvalidTest:
+        raise
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+        raise InvalidTest(f"cannot compile: {type(e).__name__}: {str(e)[:200]}") from None
+    return SplitAssert(tuple(splitter.calls), code)

@@ -1,0 +1,140 @@
+"""Kernel-level confinement for the zygote (once) and each sandbox child (per program).
+
+Zygote, when root: private mount namespace (tmpfs over /tmp, /var/tmp, /dev/shm, /run/lock;
+/proc remounted with hidepid=2 so other users' processes are invisible) and a network namespace
+with only a downed loopback. Not root: an unprivileged user + network namespace where the kernel
+allows it, otherwise none (see docs/sandbox.md). Child: new session, parent-death signal,
+rlimits with hard == soft, scrubbed environment, and, when root, a per-slot unprivileged uid/gid
+with no supplementary groups and no_new_privs.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import resource
+import signal
+import tempfile
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_NOSUID = 2
+MS_NODEV = 4
+PR_SET_PDEATHSIG = 1
+PR_SET_NO_NEW_PRIVS = 38
+SANDBOX_UID_BASE = 61000  # slot k runs programs as uid/gid SANDBOX_UID_BASE + k when root
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# World-writable places a dropped uid could otherwise write to; shadowed by root-owned tmpfs.
+_SHADOWED_DIRS = ("/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
+CHILD_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+}
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+
+
+def setup_zygote_namespaces() -> dict:
+    """Confine the zygote (and so every child it forks); return which protections hold."""
+    report = {"root": os.geteuid() == 0, "netns": False, "mountns": False, "hidepid": False,
+              "uid_drop": os.geteuid() == 0, "sandbox_root": None}
+    if report["root"]:
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
+            report["netns"] = True
+        except OSError as e:
+            report["netns_error"] = str(e)
+        try:
+            _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+            _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
+            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=512m,nr_inodes=65536")
+            for path in _SHADOWED_DIRS:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+            report["mountns"] = True
+            try:
+                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV, "hidepid=2")
+                report["hidepid"] = True
+            except OSError as e:
+                report["hidepid_error"] = str(e)
+            root = "/tmp/sbx"
+            os.makedirs(root, mode=0o711, exist_ok=True)
+            report["sandbox_root"] = root
+        except OSError as e:
+            report["mountns_error"] = str(e)
+    else:
+        uid, gid = os.getuid(), os.getgid()
+        try:
+            _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare(CLONE_NEWUSER|CLONE_NEWNET)")
+            with open("/proc/self/setgroups", "w") as f:
+                f.write("deny")
+            with open("/proc/self/uid_map", "w") as f:
+                f.write(f"{uid} {uid} 1")
+            with open("/proc/self/gid_map", "w") as f:
+                f.write(f"{gid} {gid} 1")
+            report["netns"] = True
+        except OSError as e:
+            report["netns_error"] = str(e)
+    if report["sandbox_root"] is None:
+        report["sandbox_root"] = tempfile.mkdtemp(prefix="sbx-")
+    return report
+
+
+def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64) -> None:
+    """Apply rlimits with hard == soft so the program cannot raise them back."""
+    limits = [
+        (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
+        (resource.RLIMIT_CPU, cpu_s),
+        (resource.RLIMIT_FSIZE, file_mb * 1024 * 1024),
+        (resource.RLIMIT_NOFILE, max_files),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, 1),  # counts threads too: no new processes or threads
+    ]
+    if hasattr(resource, "RLIMIT_MEMLOCK"):
+        limits.append((resource.RLIMIT_MEMLOCK, 0))
+    for which, value in limits:
+        _, hard = resource.getrlimit(which)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        resource.setrlimit(which, (value, value))
+
+
+def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
+                  file_mb: int) -> None:
+    """Run in the freshly forked child before any untrusted code; raises on failure."""
+    os.setsid()
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent_pid:
+        os._exit(70)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
+    os.chdir(workdir)
+    os.environ.clear()
+    os.environ.update(CHILD_ENV, HOME=workdir, TMPDIR=workdir)
+    tempfile.tempdir = workdir
+    set_limits(memory_mb, cpu_s, file_mb)
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")

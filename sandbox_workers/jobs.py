@@ -1,0 +1,92 @@
+"""Job validation and result records: the executor's input and output contract."""
+from __future__ import annotations
+
+import math
+
+OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
+STATUSES = ("ok", "syntax_error", "crash", "timeout", "memory", "invalid")
+DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_MEMORY_MB = 1024
+MAX_TIMEOUT_S = 120.0
+MIN_MEMORY_MB, MAX_MEMORY_MB = 64, 65536
+MAX_PROGRAM_CHARS = 1_000_000
+MAX_TESTS = 10_000
+
+
+class InvalidJob(ValueError):
+    """A job that cannot be run; the message names the field and what is wrong."""
+
+
+def _utf8(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise InvalidJob(f"{where} is not valid UTF-8 text (position {e.start})") from None
+
+
+def validate(job) -> dict:
+    """Return a normalized job {id, program, tests, timeout_s, memory_mb} or raise InvalidJob."""
+    if not isinstance(job, dict):
+        raise InvalidJob(f"job must be a JSON object, got {type(job).__name__}")
+    for field in ("id", "program", "tests"):
+        if field not in job:
+            raise InvalidJob(f"job is missing the field {field!r}")
+    job_id = job["id"]
+    if not isinstance(job_id, (str, int)) or isinstance(job_id, bool):
+        raise InvalidJob(f"'id' must be a string or integer, got {type(job_id).__name__}")
+    program = job["program"]
+    if not isinstance(program, str):
+        raise InvalidJob(f"'program' must be a string, got {type(program).__name__}")
+    if len(program) > MAX_PROGRAM_CHARS:
+        raise InvalidJob(f"'program' is {len(program)} characters, over the {MAX_PROGRAM_CHARS} limit")
+    _utf8(program, "'program'")
+    tests = job["tests"]
+    if not isinstance(tests, list):
+        raise InvalidJob(f"'tests' must be a list of strings, got {type(tests).__name__}")
+    if not tests:
+        raise InvalidJob("'tests' is empty: a pass rate needs at least one test")
+    if len(tests) > MAX_TESTS:
+        raise InvalidJob(f"'tests' has {len(tests)} entries, over the {MAX_TESTS} limit")
+    for i, test in enumerate(tests):
+        if not isinstance(test, str):
+            raise InvalidJob(f"tests[{i}] must be a string, got {type(test).__name__}")
+        _utf8(test, f"tests[{i}]")
+    timeout_s = job.get("timeout_s", DEFAULT_TIMEOUT_S)
+    if timeout_s is None:
+        timeout_s = DEFAULT_TIMEOUT_S
+    if (not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool)
+            or not math.isfinite(timeout_s) or not 0 < timeout_s <= MAX_TIMEOUT_S):
+        raise InvalidJob(f"'timeout_s' must be a number in (0, {MAX_TIMEOUT_S}], got {timeout_s!r:.40}")
+    memory_mb = job.get("memory_mb", DEFAULT_MEMORY_MB)
+    if memory_mb is None:
+        memory_mb = DEFAULT_MEMORY_MB
+    if (not isinstance(memory_mb, int) or isinstance(memory_mb, bool)
+            or not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB):
+        raise InvalidJob(f"'memory_mb' must be an integer in [{MIN_MEMORY_MB}, {MAX_MEMORY_MB}], "
+                         f"got {memory_mb!r:.40}")
+    return {"id": job_id, "program": program, "tests": tests, "timeout_s": float(timeout_s),
+            "memory_mb": memory_mb}
+
+
+def job_id_of(job):
+    """Best-effort id of a possibly malformed job, for error results."""
+    if isinstance(job, dict):
+        job_id = job.get("id")
+        if isinstance(job_id, (str, int)) and not isinstance(job_id, bool):
+            return job_id
+    return None
+
+
+def make_result(job_id, status: str, outcomes: list[str], duration_s: float, **extra) -> dict:
+    passes = sum(1 for o in outcomes if o == "pass")
+    result = {"id": job_id, "status": status, "outcomes": outcomes,
+              "pass_rate": passes / len(outcomes) if outcomes else 0.0,
+              "duration_s": round(duration_s, 6)}
+    result.update(extra)
+    return result
+
+
+def invalid_result(job, reason: str, duration_s: float = 0.0) -> dict:
+    tests = job.get("tests") if isinstance(job, dict) else None
+    count = len(tests) if isinstance(tests, list) else 0
+    return make_result(job_id_of(job), "invalid", ["not_run"] * count, duration_s, error=reason)

@@ -1,0 +1,180 @@
+"""The embedded executor: one supervisor process (with its zygote) per core on this host."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import selectors
+import subprocess
+import sys
+import time
+from typing import Iterable, Iterator
+
+from sandbox_workers import jobs as jobs_mod
+from sandbox_workers.progress import Progress
+
+IN_FLIGHT_PER_SLOT = 2
+MAX_ATTEMPTS = 2
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _supervisor_env() -> dict:
+    """A scrubbed environment: no credentials or tokens ever reach the sandbox side."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": _PACKAGE_PARENT,
+           "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "0"}
+    return env
+
+
+class _Slot:
+    def __init__(self, index: int):
+        self.index = index
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sandbox_workers.supervisor", str(index)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_supervisor_env(), close_fds=True,
+            cwd="/")
+        self.buffer = b""
+        self.in_flight: collections.deque = collections.deque()
+        self.ready = None
+
+    def read_lines(self) -> list[bytes] | None:
+        """Lines available now; None at EOF (the supervisor died)."""
+        chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+        if not chunk:
+            return None
+        self.buffer += chunk
+        *lines, self.buffer = self.buffer.split(b"\n")
+        return lines
+
+    def send(self, line: bytes) -> None:
+        self.proc.stdin.write(line)
+        self.proc.stdin.flush()
+
+    def stop(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+class SandboxPool:
+    """Persistent slots; `run` streams results for any number of job batches, one at a time."""
+
+    def __init__(self, num_workers: int | None = None):
+        self.num_workers = int(num_workers or os.cpu_count() or 1)
+        if self.num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        self.slots = [self._start(i) for i in range(self.num_workers)]
+        self.isolation = self.slots[0].ready
+
+    def _start(self, index: int) -> _Slot:
+        slot = _Slot(index)
+        line = slot.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sandbox supervisor {index} failed to start (see stderr)")
+        slot.ready = json.loads(line)["ready"]
+        return slot
+
+    def run(self, jobs: Iterable[dict], *, progress: bool = False) -> Iterator[dict]:
+        """Yield exactly one result per job, in completion order."""
+        meter = Progress(enabled=progress)
+        pending = iter(jobs)
+        retry: collections.deque = collections.deque()
+        exhausted = False
+        selector = selectors.DefaultSelector()
+        for slot in self.slots:
+            selector.register(slot.proc.stdout, selectors.EVENT_READ, slot)
+        try:
+            while True:
+                # Fill every slot up to its in-flight limit.
+                for slot in self.slots:
+                    while len(slot.in_flight) < IN_FLIGHT_PER_SLOT:
+                        if retry:
+                            entry = retry.popleft()
+                        elif not exhausted:
+                            try:
+                                job = next(pending)
+                            except StopIteration:
+                                exhausted = True
+                                continue
+                            try:
+                                line = json.dumps(job).encode("utf-8") + b"\n"
+                            except (TypeError, ValueError, RecursionError) as e:
+                                result = jobs_mod.invalid_result(job, f"job is not JSON-serializable: {e}")
+                                meter.update(result)
+                                yield result
+                                continue
+                            entry = [line, jobs_mod.job_id_of(job), 1, job]
+                        else:
+                            break
+                        slot.in_flight.append(entry)
+                        try:
+                            slot.send(entry[0])
+                        except (BrokenPipeError, OSError):
+                            break  # noticed as EOF below
+                if exhausted and not retry and not any(s.in_flight for s in self.slots):
+                    return
+                for key, _ in selector.select(timeout=1.0):
+                    slot = key.data
+                    lines = slot.read_lines()
+                    if lines is None:
+                        yield from self._replace(slot, selector, retry, meter)
+                        continue
+                    for line in lines:
+                        slot.in_flight.popleft()
+                        result = json.loads(line)
+                        meter.update(result)
+                        yield result
+        finally:
+            selector.close()
+            meter.close()
+
+    def _replace(self, slot: _Slot, selector, retry, meter) -> Iterator[dict]:
+        """A supervisor died: retry its jobs once elsewhere, then report them as crashes."""
+        selector.unregister(slot.proc.stdout)
+        lost = list(slot.in_flight)
+        slot.in_flight.clear()
+        slot.stop()
+        fresh = self._start(slot.index)
+        self.slots[slot.index] = fresh
+        selector.register(fresh.proc.stdout, selectors.EVENT_READ, fresh)
+        for entry in lost:
+            if entry[2] < MAX_ATTEMPTS:
+                entry[2] += 1
+                retry.append(entry)
+            else:
+                result = jobs_mod.make_result(entry[1], "crash", ["not_run"] * _test_count(entry[3]),
+                                              0.0, error="sandbox supervisor died twice on this job")
+                meter.update(result)
+                yield result
+
+    def close(self) -> None:
+        for slot in self.slots:
+            slot.stop()
+        self.slots = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _test_count(job) -> int:
+    tests = job.get("tests") if isinstance(job, dict) else None
+    return len(tests) if isinstance(tests, list) else 0
+
+
+def execute_jobs(jobs: Iterable[dict], *, num_workers: int | None = None,
+                 progress: bool = False) -> Iterator[dict]:
+    """Run jobs on a fork-server pool on this host; yield one result per job as each completes."""
+    pool = SandboxPool(num_workers)
+    try:
+        yield from pool.run(jobs, progress=progress)
+    finally:
+        pool.close()
