@@ -370,3 +370,34 @@ def test_report_to_fsspec_url_and_bad_runs():
         R.markdown_table([{"best_of_n": {}, "pass_at_k": {}}])
     with pytest.raises(ValueError, match="summary lacks 'best_of_n'"):
         R.make_run({}, benchmark="b", policy="p", reward_model="r")
+
+
+# ------------------------------------------------------------------- HumanEval (bundled data)
+
+
+@pytest.fixture(scope="module")
+def humaneval():
+    return B.load_humaneval()
+
+
+def test_humaneval_loads_all_problems_with_independent_asserts(humaneval):
+    assert humaneval.name == "humaneval" and humaneval.skipped == []
+    assert len(humaneval.problems) == 164
+    assert [p.task_id for p in humaneval.problems[:2]] == ["HumanEval/0", "HumanEval/1"]
+    for p in humaneval.problems:
+        assert p.tests and all(t.startswith("assert ") and "candidate" not in t for t in p.tests)
+        assert p.entry_point in "".join(p.tests)
+    assert "import copy" in humaneval.problems[32].setup_code
+    # Random-input checks (HumanEval/38) give the same asserts on every load.
+    assert B.load_humaneval(task_ids=["HumanEval/38"]).problems[0].tests == humaneval.problems[38].tests
+    assert [p.task_id for p in B.load_humaneval(limit=3).problems] == \
+        ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+
+
+def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(humaneval):
+    for p in humaneval.problems:
+        _run_asserts(B.program_for(p, p.prompt + p.canonical_solution), p.tests)
+        # Setup code + a body-less stub: the helpers from the prompt exist, the answer is wrong.
+        stub = B.program_for(p, f"def {p.entry_point}(*args, **kwargs):\n    return None\n")
+        with pytest.raises(Exception):
+            _run_asserts(stub, p.tests)

@@ -14,6 +14,7 @@ import dataclasses
 import io
 import json
 import pickle
+import random
 import subprocess
 import sys
 import tempfile
@@ -91,6 +92,27 @@ def _prompt_setup(prompt: str, entry_point: str) -> str:
     return "\n\n".join(ast.get_source_segment(prompt, n) for n in keep)
 
 
+def _module_imports(code: str) -> str:
+    """Every import in a test module (HumanEval imports inside check()); its asserts may use them
+    inside calls into the program (e.g. `f(copy.deepcopy(xs))`), so the program must have them."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    imports = [ast.unparse(n) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+    return "\n".join(dict.fromkeys(imports))
+
+
+def _join_setup(*parts: str) -> str:
+    lines, seen = [], set()
+    for part in parts:
+        for chunk in part.split("\n\n") if part else []:
+            if chunk not in seen:
+                seen.add(chunk)
+                lines.append(chunk)
+    return "\n\n".join(lines)
+
+
 def _check_assert(test: str, where: str) -> str:
     """The test, stripped, if the sandbox can evaluate it (one assert, parent-safe outside calls)."""
     from sandbox_workers.assert_split import InvalidTest, split_assert
@@ -144,15 +166,22 @@ def load_humaneval(path: str | None = None, *, task_ids: Sequence[str] | None = 
     for lineno, row in _read_jsonl(path):
         where = f"{path}:{lineno}"
         _require(row, ("task_id", "prompt", "entry_point", "test"), where)
-        tests = [_check_assert(t, f"{where} ({row['task_id']})")
-                 for t in split_check(row["test"], row["entry_point"])]
+        # Some checks draw random inputs: a fixed seed makes the asserts the same on every load.
+        state = random.getstate()
+        random.seed(f"{row['task_id']}")
+        try:
+            raw_tests = split_check(row["test"], row["entry_point"])
+        finally:
+            random.setstate(state)
+        tests = [_check_assert(t, f"{where} ({row['task_id']})") for t in raw_tests]
         if not tests:
             skipped.append((row["task_id"], "check() yielded no asserts"))
             continue
         problems.append(Problem(
             task_id=row["task_id"], prompt=row["prompt"], entry_point=row["entry_point"],
             tests=tuple(tests), canonical_solution=row.get("canonical_solution"),
-            setup_code=_prompt_setup(row["prompt"], row["entry_point"]),
+            setup_code=_join_setup(_prompt_setup(row["prompt"], row["entry_point"]),
+                                   _module_imports(row["test"])),
         ))
     return Benchmark("humaneval", _select(problems, task_ids, limit), skipped)
 
