@@ -401,3 +401,31 @@ def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail(humaneval):
         stub = B.program_for(p, f"def {p.entry_point}(*args, **kwargs):\n    return None\n")
         with pytest.raises(Exception):
             _run_asserts(stub, p.tests)
+
+
+def test_humaneval_through_the_real_sandbox_into_a_report(humaneval, tmp_path):
+    """Reference and stub programs for a handful of problems run in the executor; their pass
+    flags and made-up RM scores (which prefer the stub on odd problems) flow into a report."""
+    from sandbox_workers import execute_jobs
+
+    problems = humaneval.problems[:6]
+    programs = {}
+    for i, p in enumerate(problems):
+        programs[(i, 0)] = B.program_for(p, p.prompt + p.canonical_solution)
+        programs[(i, 1)] = B.program_for(p, f"def {p.entry_point}(*args):\n    return None\n")
+    jobs = [{"id": f"{i}:{s}", "program": prog, "tests": list(problems[i].tests), "timeout_s": 10.0}
+            for (i, s), prog in programs.items()]
+    results = {r["id"]: r for r in execute_jobs(jobs, num_workers=2)}
+    passed = np.zeros((len(problems), 2), dtype=bool)
+    for (i, s) in programs:
+        r = results[f"{i}:{s}"]
+        assert r["status"] == "ok", r
+        passed[i, s] = r["pass_rate"] == 1.0
+    assert passed[:, 0].all() and not passed[:, 1].any()
+    scores = np.array([[1.0, 0.0] if i % 2 == 0 else [0.0, 1.0] for i in range(len(problems))])
+    summary = M.summarize(scores, passed, greedy_passed=passed[:, 0])
+    assert summary["best_of_n"] == {"1": 0.5, "2": 0.5} and summary["oracle_pass_at_n"] == 1.0
+    paths = R.write_report(str(tmp_path), [R.make_run(summary, benchmark="humaneval[:6]",
+                                                      policy="reference+stub", reward_model="parity")])
+    assert "| humaneval[:6] | reference+stub | parity | 100.0 | 50.0 | 50.0 | 50.0 | 100.0 |" in \
+        open(paths["markdown"]).read()
