@@ -13,6 +13,7 @@ import ctypes
 import os
 import resource
 import signal
+import sys
 import tempfile
 
 CLONE_NEWNS = 0x00020000
@@ -53,6 +54,40 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str |
                        ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
 
 
+MS_BIND = 4096
+_PATH_MOUNT = "/srv"  # shadowed by a tmpfs inside the zygote's private mount namespace
+
+
+def _world_readable(path: str) -> bool:
+    path = os.path.abspath(path)
+    while True:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return False
+        if not mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def _expose_import_paths() -> dict:
+    """Bind import directories a dropped uid cannot reach (e.g. Python under /root) to /srv/pN."""
+    hidden = [p for p in sys.path if p and os.path.isdir(p) and not _world_readable(p)]
+    if not hidden:
+        return {}
+    _mount("tmpfs", _PATH_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    mapping = {}
+    for i, path in enumerate(hidden):
+        target = os.path.join(_PATH_MOUNT, f"p{i}")
+        os.mkdir(target, 0o755)
+        _mount(path, target, None, MS_BIND | MS_REC, None)
+        mapping[path] = target
+    return mapping
+
+
 def setup_zygote_namespaces() -> dict:
     """Confine the zygote (and so every child it forks); return which protections hold."""
     report = {"root": os.geteuid() == 0, "netns": False, "mountns": False, "hidepid": False,
@@ -76,6 +111,7 @@ def setup_zygote_namespaces() -> dict:
                 report["hidepid"] = True
             except OSError as e:
                 report["hidepid_error"] = str(e)
+            report["path_map"] = _expose_import_paths()
             root = "/tmp/sbx"
             os.makedirs(root, mode=0o711, exist_ok=True)
             report["sandbox_root"] = root
@@ -119,8 +155,11 @@ def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64) ->
 
 
 def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
-                  file_mb: int) -> None:
+                  file_mb: int, path_map: dict | None = None) -> None:
     """Run in the freshly forked child before any untrusted code; raises on failure."""
+    if path_map:
+        sys.path[:] = [path_map.get(p, p) for p in sys.path]
+        sys.path_importer_cache.clear()
     os.setsid()
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
     if os.getppid() != parent_pid:

@@ -25,7 +25,10 @@ def _utf8(text: str, where: str) -> None:
 
 
 def validate(job) -> dict:
-    """Return a normalized job {id, program, tests, timeout_s, memory_mb} or raise InvalidJob."""
+    """Return a normalized job {id, program, tests, timeout_s, memory_mb, details} or raise InvalidJob.
+
+    `details: true` adds a per-test "messages" list (error text of failing calls) to the result.
+    """
     if not isinstance(job, dict):
         raise InvalidJob(f"job must be a JSON object, got {type(job).__name__}")
     for field in ("id", "program", "tests"):
@@ -64,8 +67,11 @@ def validate(job) -> dict:
             or not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB):
         raise InvalidJob(f"'memory_mb' must be an integer in [{MIN_MEMORY_MB}, {MAX_MEMORY_MB}], "
                          f"got {memory_mb!r:.40}")
+    details = job.get("details", False)
+    if not isinstance(details, bool):
+        raise InvalidJob(f"'details' must be true or false, got {details!r:.40}")
     return {"id": job_id, "program": program, "tests": tests, "timeout_s": float(timeout_s),
-            "memory_mb": memory_mb}
+            "memory_mb": memory_mb, "details": details}
 
 
 def job_id_of(job):

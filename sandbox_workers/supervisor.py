@@ -106,7 +106,8 @@ class Supervisor:
             raise RuntimeError(f"zygote could not spawn a child: {reply['spawn_error']}")
         pid, sock = reply["pid"], socket.socket(fileno=fds[0])
         outcomes = ["not_run"] * n
-        status, error = self._drive(job, splits, sock, outcomes)
+        messages = [None] * n if job["details"] else None
+        status, error = self._drive(job, splits, sock, outcomes, messages)
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -121,13 +122,15 @@ class Supervisor:
             else:
                 status = "crash"
                 error = f"child exited ({'signal ' + str(sig) if sig else 'code ' + str(exit_report.get('exit_code'))})"
+        if messages is not None:
+            extra["messages"] = messages
         if status != "ok":
             extra["error"] = error
             if exit_report.get("output"):
                 extra["output"] = exit_report["output"]
         return jobs.make_result(job["id"], status, outcomes, time.monotonic() - start, **extra)
 
-    def _drive(self, job, splits, sock, outcomes):
+    def _drive(self, job, splits, sock, outcomes, messages):
         timeout_s = job["timeout_s"]
         try:
             frames.send_frame(sock, {"op": "load", "program": job["program"]})
@@ -183,10 +186,14 @@ class Supervisor:
             except _ChildMemory:
                 outcomes[i] = "error"
                 return "memory", f"tests[{i}] ran out of memory"
-            except _NotPlain:
+            except _NotPlain as e:
                 outcomes[i] = "fail"
-            except Exception:  # noqa: BLE001 - call raised, or the trusted side raised
+                if messages is not None:
+                    messages[i] = f"not plain data: {e}"
+            except Exception as e:  # noqa: BLE001 - call raised, or the trusted side raised
                 outcomes[i] = "error"
+                if messages is not None:
+                    messages[i] = f"{type(e).__name__.lstrip('_')}: {str(e)[:300]}"
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         return "ok", None

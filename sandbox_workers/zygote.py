@@ -31,7 +31,8 @@ def _rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=force)
 
 
-def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counter: int) -> None:
+def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counter: int,
+           path_map: dict) -> None:
     workdir = os.path.join(root, f"j{counter}")
     os.mkdir(workdir, 0o700)
     out_path = os.path.join(root, f"j{counter}.out")
@@ -54,7 +55,7 @@ def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counte
             os.closerange(4, 65536)
             isolation.confine_child(workdir=workdir, uid=uid, parent_pid=zygote_pid,
                                     memory_mb=int(request["memory_mb"]), cpu_s=int(request["cpu_s"]),
-                                    file_mb=int(request.get("file_mb", 16)))
+                                    file_mb=int(request.get("file_mb", 16)), path_map=path_map)
             child.reopen_std_streams()
             child.serve(socket.socket(fileno=3))
         except BaseException:  # noqa: BLE001
@@ -103,6 +104,7 @@ def serve(ctl: socket.socket, slot: int) -> None:
             os._exit(0)
         counter += 1
         try:
-            _spawn(ctl, json.loads(data), report["sandbox_root"], uid, counter)
+            _spawn(ctl, json.loads(data), report["sandbox_root"], uid, counter,
+                   report.get("path_map") or {})
         except Exception as e:  # noqa: BLE001 - report and keep serving
             ctl.send(json.dumps({"spawn_error": f"{type(e).__name__}: {e}"}).encode())
