@@ -1,0 +1,54 @@
+"""Run a jsonl file of jobs on this host and write one result line per job.
+
+    python -m sandbox_workers.run --jobs JOBS.jsonl --results OUT.jsonl [--workers N]
+
+Results come in completion order. A line that is not valid UTF-8 JSON yields an "invalid"
+result naming the line. A progress line is shown on a terminal; a summary JSON is printed last.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sandbox_workers import jobs as jobs_mod
+from sandbox_workers.pool import SandboxPool
+from sandbox_workers.progress import Summary
+
+
+def read_jobs(path: str, bad: list):
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                bad.append(jobs_mod.invalid_result(None, f"{path}:{n}: not valid UTF-8 (byte {e.start})"))
+            except ValueError as e:
+                bad.append(jobs_mod.invalid_result(None, f"{path}:{n}: not valid JSON: {e}"))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox_workers.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", required=True, help="input jsonl of jobs")
+    parser.add_argument("--results", required=True, help="output jsonl of results")
+    parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: all cores)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    bad: list[dict] = []
+    summary = Summary()
+    with SandboxPool(args.workers) as pool, open(args.results, "w", encoding="utf-8") as out:
+        for result in pool.run(read_jobs(args.jobs, bad), progress=not args.no_progress):
+            out.write(json.dumps(result) + "\n")
+            summary.add(result)
+        for result in bad:
+            out.write(json.dumps(result) + "\n")
+            summary.add(result)
+    print(json.dumps({"summary": summary.as_dict(), "isolation": pool.isolation}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
