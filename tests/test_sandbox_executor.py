@@ -1,0 +1,177 @@
+"""Executor semantics: assert shapes, trusted comparison, statuses, bad input, CLI."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sandbox_workers import SandboxPool, execute_jobs, plain_data
+from sandbox_workers.assert_split import InvalidTest, split_assert
+
+pytestmark = pytest.mark.timeout(300)
+
+PROGRAM = '''
+import math
+def f(x):
+    return x * 2
+def g(xs):
+    return [v for v in xs if v % 2]
+def none(x):
+    return None
+def approx(x):
+    return x / 3
+def apply(fn, x):
+    return fn(x)
+class Solution:
+    def m(self, s):
+        return s[::-1]
+'''
+
+SHAPES = [  # (test, expected outcome)
+    ("assert f(2) == 4", "pass"), ("assert f(2) != 5", "pass"), ("assert f(2) == 5", "fail"),
+    ("assert none(1) is None", "pass"), ("assert not none(1)", "pass"),
+    ("assert abs(approx(1) - 0.3333333) < 1e-6", "pass"),
+    ("assert math.isclose(approx(1), 1 / 3)", "pass"), ("assert len(g([1, 2, 3])) == 2", "pass"),
+    ("assert sorted(g([3, 2, 1])) == [1, 3]", "pass"), ("assert Solution().m('abc') == 'cba'", "pass"),
+    ("assert apply(lambda v: v + 1, 2) == 3", "pass"), ("assert f(3) == f(1) + f(2)", "pass"),
+    ("assert f(f(1)) == 4", "pass"), ("assert all(f(i) == 2 * i for i in range(4))", "pass"),
+    ("assert list(map(lambda v: f(v), [1, 2])) == [2, 4]", "pass"),
+    ("assert f((1, 2)) == (1, 2, 1, 2)", "pass"), ("assert f([1]) == (1, 1)", "fail"),
+    ("assert f('a') == 'aa', 'message'", "pass"), ("assert missing(1) == 1", "error"),
+    ("assert f(None) == 0", "error"), ("assert f(2) == 4 and g([1]) == [1]", "pass"),
+]
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(2) as p:
+        yield p
+
+
+def run(pool, jobs):
+    return {r["id"]: r for r in pool.run(jobs)}
+
+
+def test_assert_shapes(pool):
+    job = {"id": "shapes", "program": PROGRAM, "tests": [t for t, _ in SHAPES], "details": True}
+    result = run(pool, [job])["shapes"]
+    assert result["status"] == "ok"
+    assert result["outcomes"] == [o for _, o in SHAPES], list(zip(SHAPES, result["messages"]))
+    assert result["pass_rate"] == sum(o == "pass" for _, o in SHAPES) / len(SHAPES)
+
+
+def test_split_sends_only_program_calls():
+    split = split_assert("assert abs(f(x, [1]) - expected_value) < 1e-6")
+    assert [c.source for c in split.calls] == ["f(x, [1])", "expected_value"]
+    split = split_assert("assert sorted(f(1)) == [1, 2, 3]")
+    assert [c.source for c in split.calls] == ["f(1)"]
+    split = split_assert("assert all(f(i) == i * 7 for i in range(3))")
+    assert [(c.source, c.bound_names) for c in split.calls] == [("f(i)", ("i",))]
+
+
+@pytest.mark.parametrize("bad", ["x = 1", "assert (", "assert 1\nassert 2", "",
+                                 "assert ().__class__ == 1", "assert __import__('os')"])
+def test_split_rejects(bad):
+    if bad == "assert __import__('os')":  # unknown name: goes to the child, not the parent
+        assert split_assert(bad).calls[0].source == "__import__('os')"
+        return
+    with pytest.raises(InvalidTest):
+        split_assert(bad)
+
+
+def test_plain_data_roundtrip_and_rejects():
+    value = [1, 2.5, "s", None, True, (1, (2,)), {1: "a", (1, 2): [3]}, {1, 2}, frozenset({3}), b"\x00\xff", 1j]
+    assert plain_data.loads(plain_data.dumps(value)) == value
+    assert type(plain_data.loads(plain_data.dumps((1,)))) is tuple
+
+    class L(list):
+        pass
+    for bad in [L([1]), object(), [iter([])], {"k": lambda: 1}]:
+        with pytest.raises(plain_data.NotPlainData):
+            plain_data.dumps(bad)
+    nested = []
+    for _ in range(100):
+        nested = [nested]
+    with pytest.raises(plain_data.NotPlainData):
+        plain_data.dumps(nested)
+    for forged in ['{"x": 1}', '{"s": [[1]]}', '{"d": [[[1], 2]]}', "[" * 5000, "not json", '{"b": "\\u0100"}']:
+        with pytest.raises(plain_data.NotPlainData):
+            plain_data.loads(forged)
+
+
+STATUS_CASES = [
+    ("syntax", "def f(:\n", "syntax_error"),
+    ("import_raise", "raise ValueError('boom')\n", "crash"),
+    ("loop", "def f(x):\n    while True:\n        pass\n", "timeout"),
+    ("load_loop", "while True:\n    pass\n", "timeout"),
+    ("memory", "def f(x):\n    return bytearray(8 * 1024 ** 3)\n", "memory"),
+    ("segv", "import ctypes\ndef f(x):\n    return ctypes.string_at(0)\n", "crash"),
+]
+
+
+def test_statuses(pool):
+    jobs = [{"id": name, "program": prog, "tests": ["assert f(1) == 2", "assert f(2) == 4"], "timeout_s": 0.5}
+            for name, prog, _ in STATUS_CASES]
+    results = run(pool, jobs)
+    for name, _, status in STATUS_CASES:
+        r = results[name]
+        assert r["status"] == status, r
+        assert r["pass_rate"] == 0.0 and "pass" not in r["outcomes"], r
+        assert r["error"], r
+    assert results["loop"]["outcomes"] == ["timeout", "not_run"]
+    assert results["syntax"]["outcomes"] == ["not_run", "not_run"]
+
+
+BAD_INPUT = [
+    ("no_program", {"id": "no_program", "tests": ["assert 1"]}, "'program'"),
+    ("no_tests", {"id": "no_tests", "program": "x=1"}, "'tests'"),
+    ("empty_tests", {"id": "empty_tests", "program": "x=1", "tests": []}, "empty"),
+    ("unparsable", {"id": "unparsable", "program": "x=1", "tests": ["assert f(1) ==", "assert 1"]}, "tests[0]"),
+    ("not_assert", {"id": "not_assert", "program": "x=1", "tests": ["print(1)"]}, "tests[0]"),
+    ("non_utf8", {"id": "non_utf8", "program": "x = '\udcff'", "tests": ["assert 1"]}, "UTF-8"),
+    ("huge", {"id": "huge", "program": "#" * 2_000_000, "tests": ["assert 1"]}, "limit"),
+    ("bad_timeout", {"id": "bad_timeout", "program": "x=1", "tests": ["assert 1"], "timeout_s": -1}, "timeout_s"),
+    ("bad_memory", {"id": "bad_memory", "program": "x=1", "tests": ["assert 1"], "memory_mb": "lots"}, "memory_mb"),
+    ("test_not_str", {"id": "test_not_str", "program": "x=1", "tests": [3]}, "tests[0]"),
+]
+
+
+def test_bad_input_gives_invalid_results(pool):
+    jobs = [job for _, job, _ in BAD_INPUT] + ["not a dict", {"program": "x"}, {"id": "unserializable", "x": object()}]
+    results = list(pool.run(jobs))
+    assert len(results) == len(jobs)
+    by_id = {r["id"]: r for r in results}
+    for name, _, needle in BAD_INPUT:
+        assert by_id[name]["status"] == "invalid", by_id[name]
+        assert needle in by_id[name]["error"], by_id[name]
+    assert by_id["unserializable"]["status"] == "invalid"
+    assert sum(r["id"] is None for r in results) == 2
+    good = run(pool, [{"id": "after", "program": "def f(x): return x", "tests": ["assert f(1) == 1"]}])
+    assert good["after"]["pass_rate"] == 1.0
+
+
+def test_execute_jobs_one_result_per_job():
+    jobs = [{"id": i, "program": f"def f(): return {i}", "tests": [f"assert f() == {i}", "assert f() == -1"]}
+            for i in range(25)]
+    results = list(execute_jobs(jobs, num_workers=2))
+    assert sorted(r["id"] for r in results) == list(range(25))
+    assert all(r["outcomes"] == ["pass", "fail"] and r["pass_rate"] == 0.5 for r in results)
+
+
+def test_cli_run(tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [json.dumps({"id": i, "program": "def f(x): return x + 1", "tests": ["assert f(1) == 2"]}) for i in range(5)]
+    jobs.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "bad\xff"}\n' + b"{not json\n")
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "sandbox_workers.run", "--jobs", str(jobs), "--results", str(out),
+                           "--workers", "2"], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(results) == 7
+    assert sorted(r["id"] for r in results if r["id"] is not None) == list(range(5))
+    invalid = [r for r in results if r["status"] == "invalid"]
+    assert len(invalid) == 2 and any("UTF-8" in r["error"] for r in invalid)
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])["summary"]
+    assert summary["jobs"] == 7 and summary["tests_passed"] == 5 and summary["statuses"] == {"ok": 5, "invalid": 2}
