@@ -28,8 +28,7 @@ class RecordReadError(ValueError):
 
 def fs_and_path(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """Filesystem object and protocol-stripped path for a local path or URL."""
-    fs, _, paths = fsspec.get_fs_token_paths(path)
-    return fs, paths[0]
+    return fsspec.core.url_to_fs(path)
 
 
 def is_local(path: str) -> bool:
