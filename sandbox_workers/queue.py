@@ -69,8 +69,20 @@ def _read(fs, path: str) -> bytes | None:
         return None
 
 
+def _ensure_parent(fs, path: str) -> None:
+    if "file" in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+
+
+def write(fs, path: str, data: bytes) -> None:
+    """Overwrite `path` (heartbeats: only the object's owner ever rewrites it)."""
+    _ensure_parent(fs, path)
+    fs.pipe_file(path, data)
+
+
 def create_only(fs, path: str, data: bytes) -> bool:
     """Create `path` with `data` unless it exists (GCS ifGenerationMatch=0, O_EXCL locally)."""
+    _ensure_parent(fs, path)
     try:
         fs.pipe_file(path, data, mode="create")
         return True

@@ -60,7 +60,7 @@ class Worker:
     def _beat_worker(self) -> None:
         self._beats += 1
         body = json.dumps({"beat": self._beats, "time": time.time(), "host": self.identity}).encode()
-        self.fs.pipe_file(f"{self.root}/workers/{self.identity}.json", body)
+        q.write(self.fs, f"{self.root}/workers/{self.identity}.json", body)
 
     def _lease_body(self, beat: int) -> bytes:
         return json.dumps({"owner": self.identity, "beat": beat}).encode()
@@ -100,7 +100,7 @@ class Worker:
             while not done.wait(self.heartbeat_s):
                 beat += 1
                 try:
-                    self.fs.pipe_file(lease, self._lease_body(beat))
+                    q.write(self.fs, lease, self._lease_body(beat))
                     self._beat_worker()
                 except Exception as e:  # noqa: BLE001 - keep running; the lease may lapse
                     log.warning("heartbeat failed for %s: %s", lease, e)
