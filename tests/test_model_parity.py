@@ -124,6 +124,14 @@ def test_config_json_roundtrip():
     assert ModelConfig.from_hf_dict(cfg.to_hf_dict()) == cfg
 
 
+def test_causal_query_blocks_match_full_attention(tmp_path):
+    make_hf_model("qwen2").save_pretrained(tmp_path)
+    ids, mask = left_padded_batch()
+    full, _ = load_hf(str(tmp_path), attention_block_q=0)
+    blocked, _ = load_hf(str(tmp_path), attention_block_q=4)  # 12 tokens -> 3 query blocks
+    assert _max_diff(blocked(ids, mask), np.asarray(full(ids, mask)), mask) <= 1e-5
+
+
 def test_bf16_params_and_compute_stay_close(tmp_path):
     hf = make_hf_model("qwen2")
     hf.save_pretrained(tmp_path)

@@ -51,6 +51,7 @@ class ModelConfig:
     remat: str = "none"
     scan_layers: bool = False
     attention_impl: Optional[str] = None  # None lets XLA choose; "cudnn" on GPUs
+    attention_block_q: Optional[int] = None  # causal query blocks; None = auto (CPU only), 0 = off
 
     def __post_init__(self):
         if self.model_type not in HF_ARCHITECTURES:

@@ -1,0 +1,1 @@
+"""Reward models: Bradley-Terry objective, trainer entry points, best-of-N reranking."""

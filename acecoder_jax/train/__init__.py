@@ -1,0 +1,1 @@
+"""Shared trainer pieces: optimizer and schedules, the jitted train step, metrics, loop."""
