@@ -175,3 +175,48 @@ def test_cli_run(tmp_path):
     assert len(invalid) == 2 and any("UTF-8" in r["error"] for r in invalid)
     summary = json.loads(proc.stdout.strip().splitlines()[-1])["summary"]
     assert summary["jobs"] == 7 and summary["tests_passed"] == 5 and summary["statuses"] == {"ok": 5, "invalid": 2}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an unprivileged user")
+def test_non_root_fallback_isolation():
+    """The non-root path: no uid drop, unprivileged netns if the kernel allows, limits still hold."""
+    from sandbox_workers import isolation
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_fd)
+            os.setgroups([])
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            report = isolation.setup_zygote_namespaces()
+            probe = os.fork()
+            if probe == 0:
+                isolation.confine_child(workdir=report["sandbox_root"], uid=None, parent_pid=os.getppid(),
+                                        memory_mb=256, cpu_s=5, file_mb=1)
+                try:
+                    os.fork()
+                    os._exit(1)
+                except OSError:
+                    pass
+                try:
+                    bytearray(512 * 1024 * 1024)
+                    os._exit(2)
+                except MemoryError:
+                    pass
+                os._exit(0 if os.getcwd() == report["sandbox_root"] and "SANDBOX_TEST_SECRET" not in os.environ else 3)
+            _, status = os.waitpid(probe, 0)
+            report["probe_exit"] = os.waitstatus_to_exitcode(status)
+            os.write(write_fd, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    data = b""
+    while chunk := os.read(read_fd, 65536):
+        data += chunk
+    os.waitpid(pid, 0)
+    report = json.loads(data)
+    assert report["root"] is False and report["uid_drop"] is False
+    assert report["netns"] or "netns_error" in report
+    assert report["probe_exit"] == 0, report
+    os.rmdir(report["sandbox_root"])
