@@ -236,3 +236,51 @@ def test_weighted_sum_and_build_from_spec():
         rw.build_reward({"reward_model": {"weight": 1.0}})
     with pytest.raises(ValueError, match="component 'x' must be"):
         rw.WeightedReward({"x": rw.FormatReward()})
+
+
+# ------------------------------------------------------------------ the real sandbox executor
+
+
+def test_rule_reward_through_the_sandbox_pool():
+    executor = rw.make_executor("embedded", num_workers=2)
+    try:
+        reward = rw.ExecutionReward(executor, mode="all_pass", timeout_s=1.0)
+        completions = [GOOD, PARTIAL, SYNTAX, LOOP, NO_CODE]
+        out = reward(["q"] * 5, completions, [ADD_TESTS] * 5)
+        assert out.values.tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+        assert out.details["pass_rate"].tolist() == [1.0, 0.5, 0.0, 0.0, 0.0]
+        # the pool persists across calls
+        pool = executor._pool
+        assert reward(["q"], [PARTIAL], [ADD_TESTS]).details["pass_rate"].tolist() == [0.5]
+        assert executor._pool is pool
+        # a job the executor refuses (timeout over its limit) fails loudly, without retries
+        too_long = rw.ExecutionReward(executor, timeout_s=10_000.0, retries=3, retry_backoff_s=0.0)
+        with pytest.raises(rw.RewardError, match="rejected sample 0's job.*timeout_s"):
+            too_long(["q"], [GOOD], [ADD_TESTS])
+    finally:
+        executor.close()
+
+
+def test_rule_reward_through_the_work_queue(tmp_path):
+    import threading
+
+    from sandbox_workers.worker import Worker
+
+    uri = str(tmp_path / "queue")
+    worker = Worker(uri, num_workers=1, heartbeat_s=0.5, lease_ttl_s=2.0, poll_s=0.05)
+    thread = threading.Thread(target=worker.serve, kwargs={"exit_when_idle_s": 30.0}, daemon=True)
+    thread.start()
+    try:
+        reward = rw.build_reward({"tests": {"weight": 1.0, "mode": "pass_rate", "executor": "queue",
+                                            "queue_uri": uri, "queue_timeout_s": 60.0}})
+        out = reward(["q"] * 3, [GOOD, PARTIAL, SYNTAX], [ADD_TESTS] * 3)
+        assert out.values.tolist() == [1.0, 0.5, 0.0]
+    finally:
+        worker.stop.set()
+        thread.join(timeout=30)
+        worker.close()
+    # nobody serves the queue any more: the reward raises after its retries, never returns 0
+    down = rw.ExecutionReward(rw.make_executor("queue", uri=uri, timeout_s=0.5), retries=1,
+                              retry_backoff_s=0.0)
+    with pytest.raises(rw.RewardError, match="after 2 attempt.*NoWorkerError|after 2 attempt.*Timeout"):
+        down(["q"], [GOOD], [ADD_TESTS])

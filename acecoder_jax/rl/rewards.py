@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 RunJobs = Callable[[list[dict]], Iterable[dict]]
 ScoreFn = Callable[[Sequence[str], Sequence[str]], np.ndarray]
 
-# Per-program statuses the executor reports for programs it actually ran. Anything else (or a
-# missing result) means the execution itself failed and is retried.
+# Per-program statuses the executor reports for programs it actually ran. "invalid" (a job the
+# executor refuses) raises at once; anything else, or a missing result, is retried.
 PROGRAM_STATUSES = frozenset({"ok", "syntax_error", "crash", "timeout", "memory"})
 
 
@@ -68,36 +68,63 @@ def _retrying(what: str, fn: Callable[[], Any], retries: int, backoff_s: float):
 # --------------------------------------------------------------------------------------------
 
 
-def embedded_executor(num_workers: int | None = None) -> RunJobs:
-    """Run jobs with the sandbox pool inside this process (sandbox_workers.execute_jobs)."""
-    import sandbox_workers
+class EmbeddedExecutor:
+    """Runs jobs on a sandbox pool on this host, kept alive across calls (forking the pool's
+    supervisors costs more than a small batch). A pool that fails mid-batch is discarded and a
+    fresh one starts on the next call."""
 
-    def run(jobs: list[dict]) -> Iterable[dict]:
-        return sandbox_workers.execute_jobs(jobs, num_workers=num_workers)
+    def __init__(self, num_workers: int | None = None):
+        self.num_workers = num_workers
+        self._pool = None
 
-    return run
+    def __call__(self, jobs: list[dict]) -> Iterable[dict]:
+        if self._pool is None:
+            from sandbox_workers import SandboxPool
+
+            self._pool = SandboxPool(self.num_workers)
+        try:
+            yield from self._pool.run(jobs)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.close()
 
 
-def queue_executor(uri: str, timeout_s: float = 600.0) -> RunJobs:
-    """Run jobs on remote worker pools through the object-storage work queue at `uri`."""
-    import sandbox_workers
+class QueueExecutor:
+    """Runs jobs on remote worker pools through the object-storage work queue at `uri`.
 
-    client = sandbox_workers.QueueClient(uri)
+    A queue timeout, or no live worker, raises (and ExecutionReward retries or fails loudly).
+    """
 
-    def run(jobs: list[dict]) -> Iterable[dict]:
-        batch_id = client.submit(jobs)
-        return client.results(batch_id, timeout_s=timeout_s)
+    def __init__(self, uri: str, timeout_s: float = 600.0, idle_timeout_s: float | None = None,
+                 storage_options: dict | None = None):
+        from sandbox_workers import QueueClient
 
-    return run
+        self.client = QueueClient(uri, storage_options=storage_options)
+        self.timeout_s = timeout_s
+        self.idle_timeout_s = idle_timeout_s
+
+    def __call__(self, jobs: list[dict]) -> Iterable[dict]:
+        batch_id = self.client.submit(jobs)
+        return self.client.results(batch_id, timeout_s=self.timeout_s,
+                                   idle_timeout_s=self.idle_timeout_s)
+
+    def close(self) -> None:
+        pass
 
 
 EXECUTORS = Registry("executor")
-EXECUTORS["embedded"] = embedded_executor
-EXECUTORS["queue"] = queue_executor
+EXECUTORS["embedded"] = EmbeddedExecutor
+EXECUTORS["queue"] = QueueExecutor
 
 
 def make_executor(kind: str = "embedded", **kwargs) -> RunJobs:
-    """`kind` is "embedded" (kwargs: num_workers) or "queue" (kwargs: uri, timeout_s)."""
+    """`kind` is "embedded" (kwargs: num_workers) or "queue" (kwargs: uri, timeout_s,
+    idle_timeout_s, storage_options)."""
     return EXECUTORS[kind](**kwargs)
 
 
@@ -189,6 +216,9 @@ class ExecutionReward:
                     if job_id not in jobs:
                         raise RewardError(f"ExecutionReward: executor returned a result for "
                                           f"unknown job id {job_id!r}")
+                    if result.get("status") == "invalid":
+                        raise RewardError(f"ExecutionReward: the executor rejected sample "
+                                          f"{job_id}'s job: {result.get('error', 'no reason given')}")
                     problem = _result_problem(result, len(tests[int(job_id)]))
                     if problem is None:
                         done.setdefault(job_id, result)
@@ -372,7 +402,8 @@ def _build_tests(cfg: Mapping, **resources) -> ExecutionReward:
     if executor is None:
         kind = cfg.get("executor", "embedded")
         kwargs = ({"num_workers": cfg.get("num_workers")} if kind == "embedded" else
-                  {"uri": cfg["queue_uri"], "timeout_s": cfg.get("queue_timeout_s", 600.0)})
+                  {"uri": cfg["queue_uri"], "timeout_s": cfg.get("queue_timeout_s", 600.0),
+                   "idle_timeout_s": cfg.get("queue_idle_timeout_s")})
         executor = make_executor(kind, **kwargs)
     return ExecutionReward(executor, mode=cfg.get("mode", "all_pass"),
                            timeout_s=cfg.get("timeout_s"), retries=cfg.get("retries", 2),
