@@ -71,17 +71,34 @@ def _bound_by(node: ast.AST) -> set[str]:
     return names
 
 
-def _free_names(node: ast.AST) -> set[str]:
-    loads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    return loads - _bound_by(node)
+def _free_names_all(root: ast.AST) -> dict[int, frozenset]:
+    """Free names of every node under `root` in one post-order pass (id(node) -> names)."""
+    free: dict[int, frozenset] = {}
+
+    def visit(node):
+        loads, binds = set(), set()
+        for child in ast.iter_child_nodes(node):
+            child_loads, child_binds = visit(child)
+            loads |= child_loads
+            binds |= child_binds
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
+        elif isinstance(node, ast.arg):
+            binds.add(node.arg)
+        free[id(node)] = frozenset(loads - binds)
+        return loads, binds
+
+    visit(root)
+    return free
 
 
 class _Splitter:
-    def __init__(self):
+    def __init__(self, root: ast.AST):
         self.calls: list[CallSite] = []
+        self.free = _free_names_all(root)
 
     def untrusted(self, node, bound) -> bool:
-        return bool(_free_names(node) - bound - TRUSTED_NAMES)
+        return bool(self.free[id(node)] - bound - TRUSTED_NAMES)
 
     def split(self, node: ast.expr, bound: frozenset) -> ast.expr:
         if not self.untrusted(node, bound):
@@ -122,7 +139,7 @@ class _Splitter:
         return self.placeholder(node, bound)
 
     def placeholder(self, node: ast.expr, bound: frozenset) -> ast.expr:
-        needs = tuple(sorted(_free_names(node) & bound))
+        needs = tuple(sorted(self.free[id(node)] & bound))
         self.calls.append(CallSite(ast.unparse(node), needs))
         return ast.Call(
             func=ast.Name(CALL_HOOK, ast.Load()),
@@ -155,7 +172,7 @@ def split_assert(test: str) -> SplitAssert:
     if len(module.body) != 1 or not isinstance(module.body[0], ast.Assert):
         kinds = [type(s).__name__ for s in module.body][:3]
         raise InvalidTest(f"expected exactly one assert statement, got {kinds or 'nothing'}")
-    splitter = _Splitter()
+    splitter = _Splitter(module.body[0].test)
     try:
         expr = splitter.split(module.body[0].test, frozenset())
         tree = ast.fix_missing_locations(ast.Expression(expr))
