@@ -228,6 +228,10 @@ def test_weighted_sum_and_build_from_spec():
     assert out.details["format"].tolist() == fmt.tolist()
     assert set(out.details) >= {"tests", "format", "reward_model", "reward_model/raw_score"}
 
+    import ml_collections
+
+    spec = ml_collections.ConfigDict({"format": {"weight": 2.0}})
+    assert rw.build_reward(spec)(["q"], [completions[0]]).values.tolist() == [2.0]
     with pytest.raises(KeyError, match="unknown reward 'style'"):
         rw.build_reward({"style": {"weight": 1.0}})
     with pytest.raises(ValueError, match="'format' has no 'weight'"):

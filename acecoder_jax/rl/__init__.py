@@ -22,3 +22,17 @@ from acecoder_jax.rl.algorithms import (
     token_log_probs,
     token_rewards,
 )
+from acecoder_jax.rl.rewards import (
+    EXECUTORS,
+    REWARD_BUILDERS,
+    EmbeddedExecutor,
+    ExecutionReward,
+    FormatReward,
+    ModelReward,
+    QueueExecutor,
+    RewardError,
+    RewardOutput,
+    WeightedReward,
+    build_reward,
+    make_executor,
+)
