@@ -1,0 +1,283 @@
+"""KV-cache sampler: jitted prefill + an on-device decode loop over a preallocated, donated cache.
+
+Shapes come from a short list (prompt length buckets x a fixed batch size), so a long run compiles a
+handful of programs. Decoding runs inside `lax.while_loop`: no host round trip per token. Stop
+strings need detokenised text, so when they are set the loop runs in chunks of `stop_check_every`
+steps and the host checks the new text between chunks.
+
+Returned log-probs are those of the model's own distribution (temperature 1, no top-k/top-p) at the
+sampled tokens: what RL needs for importance ratios, and equal to a full forward's log_softmax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, Optional, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from tqdm.auto import tqdm
+
+from acecoder_jax.models.decoder import DecoderModel, KVCache
+from acecoder_jax.parallel import logical_sharding
+
+DEFAULT_PROMPT_BUCKETS = (64, 128, 256, 512, 1024, 2048)
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingParams:
+    max_new_tokens: int = 256
+    temperature: float = 1.0  # 0 -> greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 -> off
+    n: int = 1  # samples per prompt
+    stop_token_ids: tuple[int, ...] = ()
+    stop_strings: tuple[str, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0 or self.n < 1:
+            raise ValueError(f"top_k must be >= 0 and n >= 1, got top_k={self.top_k}, n={self.n}")
+
+
+@dataclasses.dataclass
+class Completion:
+    tokens: np.ndarray  # generated ids, up to and including the stop token
+    logprobs: np.ndarray  # [len(tokens)] model log-probs of those ids
+    text: str  # decoded, cut before a stop string (when a tokenizer is given)
+    finish_reason: str  # "stop" (EOS / stop string) or "length"
+
+
+# ---- pure sampling math --------------------------------------------------------------------------
+
+
+def filter_logits(logits: jax.Array, *, top_k: int = 0, top_p: float = 1.0) -> jax.Array:
+    """Masks logits outside the top-k set and outside the nucleus (smallest set with mass >= top_p)."""
+    neg = jnp.finfo(logits.dtype).min
+    if top_k:
+        kth = jax.lax.top_k(logits, top_k)[0][..., -1:]
+        logits = jnp.where(logits < kth, neg, logits)
+    if top_p < 1.0:
+        order = jnp.argsort(-logits, axis=-1)
+        sorted_logits = jnp.take_along_axis(logits, order, axis=-1)
+        probs = jax.nn.softmax(sorted_logits, axis=-1)
+        mass_before = jnp.cumsum(probs, axis=-1) - probs
+        keep_sorted = mass_before < top_p  # the top token always stays
+        keep = jnp.zeros_like(keep_sorted).at[jnp.arange(logits.shape[0])[:, None], order].set(keep_sorted)
+        logits = jnp.where(keep, logits, neg)
+    return logits
+
+
+def sample_tokens(logits: jax.Array, rng: jax.Array, params: SamplingParams) -> jax.Array:
+    if params.temperature == 0:
+        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+    logits = filter_logits(logits / params.temperature, top_k=params.top_k, top_p=params.top_p)
+    return jax.random.categorical(rng, logits, axis=-1).astype(jnp.int32)
+
+
+# ---- device state and compiled steps ------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class DecodeState:
+    cache: KVCache
+    last: jax.Array  # [B] token fed at the next step
+    tokens: jax.Array  # [B, M]
+    logprobs: jax.Array  # [B, M]
+    done: jax.Array  # [B] bool
+    lengths: jax.Array  # [B] generated tokens so far (incl. the stop token)
+    step: jax.Array  # scalar: index of the next token to write
+    rng: jax.Array
+
+
+def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_ids: jax.Array) -> DecodeState:
+    rng = jax.random.fold_in(state.rng, state.step)
+    token = sample_tokens(logits, rng, params)
+    logp = jnp.take_along_axis(jax.nn.log_softmax(logits.astype(jnp.float32), -1), token[:, None], -1)[:, 0]
+    active = ~state.done
+    token = jnp.where(active, token, 0)
+    tokens = jax.lax.dynamic_update_slice_in_dim(state.tokens, token[:, None], state.step, axis=1)
+    logprobs = jax.lax.dynamic_update_slice_in_dim(state.logprobs, jnp.where(active, logp, 0.0)[:, None],
+                                                   state.step, axis=1)
+    hit_stop = jnp.isin(token, stop_ids) & active
+    return state.replace(last=token, tokens=tokens, logprobs=logprobs, done=state.done | hit_stop,
+                         lengths=state.lengths + active.astype(jnp.int32), step=state.step + 1)
+
+
+def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int):
+    model = nnx.merge(graphdef, params_state)
+    hidden, cache = model.hidden_states(ids, mask, cache)
+    logits = model.logits(hidden[:, -1])
+    b = ids.shape[0]
+    state = DecodeState(cache=cache, last=jnp.zeros((b,), jnp.int32), tokens=jnp.zeros((b, max_new), jnp.int32),
+                        logprobs=jnp.zeros((b, max_new), jnp.float32), done=jnp.zeros((b,), bool),
+                        lengths=jnp.zeros((b,), jnp.int32), step=jnp.zeros((), jnp.int32), rng=rng)
+    return _record(state, logits, sp, stop_ids)
+
+
+def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids):
+    model = nnx.merge(graphdef, params_state)
+    max_new = state.tokens.shape[1]
+
+    def cond(s):
+        return (s.step < jnp.minimum(until, max_new)) & ~jnp.all(s.done)
+
+    def body(s):
+        hidden, cache = model.hidden_states(s.last[:, None], jnp.ones_like(s.last)[:, None], s.cache)
+        return _record(s.replace(cache=cache), model.logits(hidden[:, 0]), sp, stop_ids)
+
+    return jax.lax.while_loop(cond, body, state)
+
+
+class Sampler:
+    """Generates from a DecoderModel (LM head). Parameters are an argument of every call, so RL can
+    sample from fresh weights without recompiling."""
+
+    def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
+                 prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,
+                 cache_dtype: Optional[str] = None, stop_check_every: int = 16):
+        if model.head != "lm":
+            raise ValueError("Sampler needs a model with head='lm'")
+        self.graphdef, self.params = nnx.split(model)
+        self.config = model.config
+        self.mesh = model.mesh
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self.prompt_buckets = tuple(sorted(prompt_buckets))
+        self.pad_id = pad_id
+        self.cache_dtype = cache_dtype or model.config.compute_dtype
+        self.stop_check_every = stop_check_every
+        self._prefill = jax.jit(_prefill, static_argnums=(0, 6, 8), donate_argnums=(4,))
+        self._decode = jax.jit(_decode, static_argnums=(0, 4), donate_argnums=(2,))
+
+    def update_params(self, params_state) -> None:
+        self.params = params_state
+
+    # -- batching --
+
+    def _bucket(self, n: int) -> int:
+        for b in self.prompt_buckets:
+            if n <= b:
+                return b
+        raise ValueError(f"prompt of {n} tokens exceeds the largest prompt bucket {self.prompt_buckets[-1]}")
+
+    def _put(self, x, names):
+        if self.mesh is None:
+            return jnp.asarray(x)
+        return jax.device_put(x, logical_sharding(names, x.shape, self.mesh))
+
+    def _new_cache(self, length: int) -> KVCache:
+        cache = KVCache.zeros(self.config, self.batch_size, length, self.cache_dtype)
+        if self.mesh is None:
+            return cache
+        kv_names = ("layers", "act_batch", "act_cache_length", "act_kv_heads", None)
+        return KVCache(k=self._put(cache.k, kv_names), v=self._put(cache.v, kv_names),
+                       valid=self._put(cache.valid, ("act_batch", "act_cache_length")), index=cache.index)
+
+    # -- generation --
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], sp: SamplingParams, *, params_state=None,
+                     progress: bool = False) -> list[list[Completion]]:
+        """n completions for each tokenised prompt, in prompt order."""
+        params_state = self.params if params_state is None else params_state
+        if not len(prompts):
+            return []
+        for i, p in enumerate(prompts):
+            if len(p) == 0:
+                raise ValueError(f"prompt {i} is empty")
+        rows = [i for i in range(len(prompts)) for _ in range(sp.n)]
+        # Group rows by prompt bucket so each batch pads to one length, longest groups first.
+        by_bucket: dict[int, list[int]] = {}
+        for r in rows:
+            by_bucket.setdefault(self._bucket(len(prompts[r])), []).append(r)
+        stop_ids = jnp.asarray(sorted(set(sp.stop_token_ids)) or [-1], jnp.int32)
+        results: list[Optional[Completion]] = [None] * len(rows)
+        row_slot = {}
+        for slot, r in enumerate(rows):
+            row_slot.setdefault(r, []).append(slot)
+        batches = [(b, rs[i : i + self.batch_size]) for b, rs in sorted(by_bucket.items())
+                   for i in range(0, len(rs), self.batch_size)]
+        key = jax.random.PRNGKey(sp.seed)
+        taken = {r: 0 for r in row_slot}
+        for bi, (bucket, batch_rows) in enumerate(tqdm(batches, disable=not progress, desc="sampling", unit="batch")):
+            ids = np.full((self.batch_size, bucket), self.pad_id, np.int32)
+            mask = np.zeros((self.batch_size, bucket), np.int32)
+            for j in range(self.batch_size):  # filler rows repeat the first prompt; their output is dropped
+                p = prompts[batch_rows[min(j, len(batch_rows) - 1)]]
+                ids[j, bucket - len(p):] = p
+                mask[j, bucket - len(p):] = 1
+            out = self._run(params_state, ids, mask, sp, stop_ids, jax.random.fold_in(key, bi))
+            for j, r in enumerate(batch_rows):
+                slot = row_slot[r][taken[r]]
+                taken[r] += 1
+                results[slot] = out[j]
+        return [results[i * sp.n : (i + 1) * sp.n] for i in range(len(prompts))]
+
+    def generate(self, prompts: Sequence[str], sp: SamplingParams, *, params_state=None,
+                 progress: bool = False) -> list[list[Completion]]:
+        """Text in, text out (needs a tokenizer); prompts are used verbatim (apply chat templates first)."""
+        if self.tokenizer is None:
+            raise ValueError("Sampler.generate needs a tokenizer; use generate_ids for token ids")
+        encoded = self.tokenizer(list(prompts), add_special_tokens=False)["input_ids"]
+        return self.generate_ids(encoded, sp, params_state=params_state, progress=progress)
+
+    def _run(self, params_state, ids, mask, sp: SamplingParams, stop_ids, rng) -> list[Completion]:
+        max_new = sp.max_new_tokens
+        cache = self._new_cache(ids.shape[1] + max_new)
+        ids = self._put(ids, ("act_batch", "act_length"))
+        mask = self._put(mask, ("act_batch", "act_length"))
+        state = self._prefill(self.graphdef, params_state, ids, mask, cache, rng, sp, stop_ids, max_new)
+        text_stop = bool(sp.stop_strings) and self.tokenizer is not None
+        chunk = self.stop_check_every if text_stop else max_new
+        step = 1  # prefill sampled the first token
+        while True:
+            if text_stop:
+                state = self._check_stop_strings(state, sp)
+            if step >= max_new or bool(jnp.all(state.done)):
+                break
+            state = self._decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), sp, stop_ids)
+            step = int(state.step)
+        tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
+        lengths, done = np.asarray(state.lengths), np.asarray(state.done)
+        out = []
+        for j in range(tokens.shape[0]):
+            n = int(lengths[j])
+            toks = tokens[j, :n]
+            text = ""
+            if self.tokenizer is not None:
+                text = self.tokenizer.decode(toks[:-1] if n and toks[-1] in sp.stop_token_ids else toks,
+                                             skip_special_tokens=False)
+                cuts = [text.find(s) for s in sp.stop_strings if s in text]
+                if cuts:
+                    text = text[: min(cuts)]
+            out.append(Completion(tokens=toks, logprobs=logprobs[j, :n], text=text,
+                                  finish_reason="stop" if done[j] else "length"))
+        return out
+
+    def _check_stop_strings(self, state: DecodeState, sp: SamplingParams) -> DecodeState:
+        """Ends rows whose text now contains a stop string, trimming tokens past the one completing it."""
+        tokens, lengths, done = np.asarray(state.tokens), np.asarray(state.lengths), np.asarray(state.done)
+        new_done, new_len = done.copy(), lengths.copy()
+        for j in np.nonzero(~done)[0]:
+            n = int(lengths[j])
+            text = self.tokenizer.decode(tokens[j, :n], skip_special_tokens=False)
+            if not any(s in text for s in sp.stop_strings):
+                continue
+            lo = max(1, n - self.stop_check_every - 1)
+            for m in range(lo, n + 1):  # shortest prefix that already contains a stop string
+                if any(s in self.tokenizer.decode(tokens[j, :m], skip_special_tokens=False) for s in sp.stop_strings):
+                    break
+            new_done[j], new_len[j] = True, m
+        if (new_done == done).all():
+            return state
+        return state.replace(done=jnp.asarray(new_done), lengths=jnp.asarray(new_len, jnp.int32))
