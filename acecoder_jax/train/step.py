@@ -49,7 +49,7 @@ def make_train_step(
 ) -> Callable[[TrainState, dict], tuple[TrainState, dict]]:
     """Returns jit(step)(state, batch) -> (new_state, metrics).
 
-    With accum_steps > 1 the batch's leading dim is split into that many micro-batches whose
+    With accum_steps > 1 the batch's leading dim is split (strided) into that many micro-batches whose
     gradients are summed in a `lax.scan` (one compiled micro-step, constant memory) and averaged.
     """
 
@@ -65,7 +65,9 @@ def make_train_step(
             def split(x):
                 if x.shape[0] % accum_steps:
                     raise ValueError(f"batch dim {x.shape[0]} not divisible by accum_steps={accum_steps}")
-                return x.reshape(accum_steps, x.shape[0] // accum_steps, *x.shape[1:])
+                # micro-batch m takes rows m, m + accum_steps, ...: with the batch sharded on its
+                # leading dim, every micro-batch then spans all devices instead of a slice of them.
+                return x.reshape(x.shape[0] // accum_steps, accum_steps, *x.shape[1:]).swapaxes(0, 1)
 
             micro = jax.tree.map(split, batch)
 

@@ -1,0 +1,328 @@
+"""Training data for the two objectives: preference pairs (reward model) and prompt/response (LM).
+
+Records come from jsonl(.gz)/parquet files, local or gs://, and are tokenized once up front:
+- pairs (AceCodePair): `instruction` (or `question`), `chosen`, `rejected`; each side is rendered
+  as the reward-model input of `prompts.reward_model_text`;
+- SFT: {"prompt", "response"} | {"messages": [..., assistant]} | {"question", "response"
+  [, "test_cases"]} (the AceCoder policy prompt); the loss mask covers only response tokens.
+
+Records that cannot be used go to a rejects file with a reason and are counted in `stats`.
+Batches are left padded to one of a few lengths (so jitted shapes come from a short list), and
+the order is a pure function of (seed, step): epoch e is permutation(seed, e), and step s takes
+the s-th slice of it. Resuming from a step index therefore replays exactly the same batches.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Callable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from acecoder_jax import prompts
+from acecoder_jax.data import io
+from acecoder_jax.tokenization import apply_chat_template, left_pad, pad_token_id
+
+TRUNCATION_POLICIES = ("drop", "left", "right")
+
+
+def length_buckets(max_length: int, count: int = 4, multiple: int = 8) -> tuple[int, ...]:
+    """`count` padded lengths up to max_length: max/2^(count-1), ..., max/2, max (rounded up)."""
+    if max_length <= 0:
+        raise ValueError(f"max_length must be positive, got {max_length}")
+    out = set()
+    for i in range(count):
+        n = max(multiple, -(-(max_length >> i) // multiple) * multiple)
+        out.add(min(n, max_length) if i == 0 else n)
+    return tuple(sorted(out))
+
+
+@dataclasses.dataclass
+class LoadStats:
+    records: int = 0
+    kept: int = 0
+    truncated: int = 0
+    reasons: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.reasons.values())
+
+    def as_dict(self) -> dict:
+        return {"records": self.records, "kept": self.kept, "rejected": self.rejected,
+                "truncated": self.truncated, "reasons": dict(sorted(self.reasons.items()))}
+
+
+class _Rejects:
+    def __init__(self):
+        self.rows: list[dict] = []
+        self.stats = LoadStats()
+
+    def add(self, source: str, row: int, reason: str, detail: str = "") -> None:
+        self.stats.reasons[reason] += 1
+        self.rows.append({"source": source, "row": row, "reason": reason, "detail": detail[:500]})
+
+    def write(self, path: Optional[str]) -> None:
+        if path:
+            io.write_jsonl(path, self.rows)
+
+
+def _truncate(ids: list[int], max_length: int, policy: str) -> Optional[list[int]]:
+    if len(ids) <= max_length:
+        return ids
+    if policy == "drop":
+        return None
+    return ids[-max_length:] if policy == "left" else ids[:max_length]
+
+
+def _iter_files(paths: Sequence[str] | str):
+    if isinstance(paths, str):
+        paths = io.expand_inputs(paths)
+    if not paths:
+        raise ValueError("no training data files given")
+    for path in paths:
+        for row, rec in io.iter_records(path):
+            yield path, row, rec
+
+
+class TokenizedDataset:
+    """Tokenized examples plus the batch builder; subclasses say how to pad one batch."""
+
+    def __init__(self, examples: list, *, pad_id: int, buckets: Sequence[int], stats: LoadStats):
+        self.examples = examples
+        self.pad_id = int(pad_id)
+        self.buckets = tuple(buckets)
+        self.stats = stats
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def subset(self, indices: Sequence[int]) -> "TokenizedDataset":
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        out.examples = [self.examples[i] for i in indices]
+        return out
+
+    def split_holdout(self, fraction: float, seed: int) -> tuple["TokenizedDataset", "TokenizedDataset"]:
+        """(train, held-out): a seeded random `fraction` of the examples is held out."""
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
+        order = np.random.default_rng([seed, 7919]).permutation(len(self))
+        n_eval = max(1, int(round(fraction * len(self))))
+        return self.subset(sorted(order[n_eval:])), self.subset(sorted(order[:n_eval]))
+
+    def collate(self, examples: list) -> dict:
+        raise NotImplementedError
+
+    def batch(self, indices: Sequence[int]) -> dict:
+        return self.collate([self.examples[i] for i in indices])
+
+
+class PairDataset(TokenizedDataset):
+    """Examples are (chosen_ids, rejected_ids); both sides share one padded width per batch."""
+
+    def collate(self, examples: list) -> dict:
+        p = len(examples)
+        enc = left_pad([c for c, _ in examples] + [r for _, r in examples], self.pad_id, buckets=self.buckets)
+        return {"chosen_ids": enc.input_ids[:p], "chosen_mask": enc.attention_mask[:p],
+                "rejected_ids": enc.input_ids[p:], "rejected_mask": enc.attention_mask[p:]}
+
+
+class SFTDataset(TokenizedDataset):
+    """Examples are (ids, n_prompt_tokens): the loss covers ids[n_prompt_tokens:]."""
+
+    def collate(self, examples: list) -> dict:
+        enc = left_pad([ids for ids, _ in examples], self.pad_id, buckets=self.buckets)
+        width = enc.input_ids.shape[1]
+        loss_mask = np.zeros_like(enc.attention_mask)
+        for i, (ids, n_prompt) in enumerate(examples):
+            loss_mask[i, width - len(ids) + n_prompt:] = 1
+        return {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask, "loss_mask": loss_mask}
+
+
+def _check_policy(truncation: str, max_length: int) -> None:
+    if truncation not in TRUNCATION_POLICIES:
+        raise ValueError(f"truncation={truncation!r}; expected one of {TRUNCATION_POLICIES}")
+    if max_length <= 1:
+        raise ValueError(f"max_length must be > 1, got {max_length}")
+
+
+def _tokenize(tokenizer, texts: list[str]) -> list[list[int]]:
+    if not texts:
+        return []
+    return [list(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+
+def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "right",
+                      buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None) -> PairDataset:
+    """AceCodePair records -> PairDataset. Rejected: unreadable rows, missing/empty fields, identical
+    chosen and rejected, pass rates in the wrong order, and (truncation="drop") over-long sides."""
+    _check_policy(truncation, max_length)
+    rejects = _Rejects()
+    texts, where = [], []
+    for source, row, rec in _iter_files(paths):
+        rejects.stats.records += 1
+        if isinstance(rec, Exception):
+            rejects.add(source, row, getattr(rec, "kind", "unreadable"), str(rec))
+            continue
+        question = rec.get("instruction", rec.get("question"))
+        fields = {"instruction": question, "chosen": rec.get("chosen"), "rejected": rec.get("rejected")}
+        bad = [k for k, v in fields.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            rejects.add(source, row, "missing_field", f"missing or empty: {', '.join(bad)}")
+            continue
+        if fields["chosen"] == fields["rejected"]:
+            rejects.add(source, row, "identical_pair", "chosen == rejected")
+            continue
+        rates = rec.get("chosen_pass_rate"), rec.get("rejected_pass_rate")
+        if all(isinstance(r, (int, float)) for r in rates) and rates[0] <= rates[1]:
+            rejects.add(source, row, "pass_rate_order", f"chosen {rates[0]} <= rejected {rates[1]}")
+            continue
+        texts.append(prompts.reward_model_text(tokenizer, question, fields["chosen"]))
+        texts.append(prompts.reward_model_text(tokenizer, question, fields["rejected"]))
+        where.append((source, row))
+    ids = _tokenize(tokenizer, texts)
+    examples = []
+    for i, (source, row) in enumerate(where):
+        chosen, rejected = ids[2 * i], ids[2 * i + 1]
+        tc, tr = _truncate(chosen, max_length, truncation), _truncate(rejected, max_length, truncation)
+        if tc is None or tr is None:
+            rejects.add(source, row, "too_long", f"{max(len(chosen), len(rejected))} tokens > max_length={max_length}")
+            continue
+        rejects.stats.truncated += int(tc is not chosen) + int(tr is not rejected)
+        examples.append((tc, tr))
+    rejects.stats.kept = len(examples)
+    rejects.write(rejects_path)
+    return PairDataset(examples, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                       stats=rejects.stats)
+
+
+def _sft_messages(rec: dict) -> tuple[list[dict], str]:
+    """(prompt messages, response) of one SFT record; ValueError names what is wrong."""
+    if "messages" in rec:
+        msgs = rec["messages"]
+        if not isinstance(msgs, list) or len(msgs) < 2:
+            raise ValueError("messages must be a list of at least a user and an assistant turn")
+        last = msgs[-1]
+        if not isinstance(last, dict) or last.get("role") != "assistant":
+            raise ValueError("the last message must have role 'assistant'")
+        return [dict(m) for m in msgs[:-1]], last.get("content")
+    response = rec.get("response", rec.get("completion"))
+    if "prompt" in rec:
+        if not isinstance(rec["prompt"], str) or not rec["prompt"].strip():
+            raise ValueError("prompt must be a non-empty str")
+        return [{"role": "user", "content": rec["prompt"]}], response
+    if "question" in rec:
+        return prompts.policy_messages(rec["question"], rec.get("test_cases") or []), response
+    raise ValueError("record has none of 'messages', 'prompt', 'question'")
+
+
+def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "left", template: str = "chat",
+                     buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None) -> SFTDataset:
+    """Prompt/response records -> SFTDataset.
+
+    template="chat": the tokenizer's chat template (the response is what the template adds after
+    the generation prompt, end-of-turn marker included); "plain": prompt text + response + EOS.
+    truncation="left" cuts the start of the prompt, "right" the end of the response, "drop" rejects.
+    """
+    _check_policy(truncation, max_length)
+    if template not in ("chat", "plain"):
+        raise ValueError(f"template={template!r}; expected 'chat' or 'plain'")
+    rejects = _Rejects()
+    prompt_texts, response_texts, where = [], [], []
+    eos = tokenizer.eos_token or ""
+    for source, row, rec in _iter_files(paths):
+        rejects.stats.records += 1
+        if isinstance(rec, Exception):
+            rejects.add(source, row, getattr(rec, "kind", "unreadable"), str(rec))
+            continue
+        try:
+            messages, response = _sft_messages(rec)
+            if not isinstance(response, str) or not response.strip():
+                raise ValueError("response must be a non-empty str")
+            if template == "chat":
+                prompt_text = apply_chat_template(tokenizer, messages, add_generation_prompt=True)
+                full = apply_chat_template(tokenizer, messages + [{"role": "assistant", "content": response}],
+                                           add_generation_prompt=False)
+                if not full.startswith(prompt_text):
+                    raise ValueError("the chat template does not render the answer as a continuation of the prompt")
+                response_text = full[len(prompt_text):]
+            else:
+                prompt_text = "\n\n".join(m["content"] for m in messages)
+                response_text = response + eos
+        except (ValueError, TypeError, KeyError) as e:
+            rejects.add(source, row, "bad_record", str(e))
+            continue
+        prompt_texts.append(prompt_text)
+        response_texts.append(response_text)
+        where.append((source, row))
+    p_ids, r_ids = _tokenize(tokenizer, prompt_texts), _tokenize(tokenizer, response_texts)
+    examples = []
+    for (source, row), p, r in zip(where, p_ids, r_ids):
+        ids, n_prompt = p + r, len(p)
+        if len(ids) > max_length:
+            if truncation == "drop":
+                rejects.add(source, row, "too_long", f"{len(ids)} tokens > max_length={max_length}")
+                continue
+            cut = len(ids) - max_length
+            ids, n_prompt = (ids[cut:], max(n_prompt - cut, 0)) if truncation == "left" else (ids[:max_length], n_prompt)
+            if n_prompt >= len(ids):
+                rejects.add(source, row, "no_response_tokens", f"prompt fills max_length={max_length}")
+                continue
+            rejects.stats.truncated += 1
+        examples.append((ids, n_prompt))
+    rejects.stats.kept = len(examples)
+    rejects.write(rejects_path)
+    return SFTDataset(examples, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                      stats=rejects.stats)
+
+
+class BatchSchedule:
+    """Which examples make up global step s: a pure function of (seed, s), hence resumable.
+
+    Each epoch is a fresh seeded permutation; the last incomplete batch of an epoch is dropped.
+    """
+
+    def __init__(self, dataset: TokenizedDataset, global_batch: int, *, seed: int = 0, shuffle: bool = True):
+        if global_batch <= 0:
+            raise ValueError(f"global_batch must be positive, got {global_batch}")
+        if len(dataset) < global_batch:
+            raise ValueError(f"dataset has {len(dataset)} examples, fewer than one global batch of {global_batch}")
+        self.dataset, self.global_batch, self.seed, self.shuffle = dataset, global_batch, seed, shuffle
+        self.steps_per_epoch = len(dataset) // global_batch
+        self._perm_epoch, self._perm = None, None
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if self._perm_epoch != epoch:
+            n = len(self.dataset)
+            self._perm = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+            self._perm_epoch = epoch
+        return self._perm
+
+    def position(self, step: int) -> dict:
+        """Where step `step` reads: epoch and batch index within it (saved in checkpoint meta)."""
+        return {"epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch,
+                "seed": self.seed, "examples": len(self.dataset), "global_batch": self.global_batch}
+
+    def indices(self, step: int) -> np.ndarray:
+        pos = self.position(step)
+        start = pos["batch_in_epoch"] * self.global_batch
+        return self._order(pos["epoch"])[start:start + self.global_batch]
+
+    def batch(self, step: int) -> dict:
+        return self.dataset.batch(self.indices(step))
+
+    def iterate(self, start_step: int = 0, stop_step: Optional[int] = None) -> Iterator[tuple[int, dict]]:
+        step = start_step
+        while stop_step is None or step < stop_step:
+            yield step, self.batch(step)
+            step += 1
+
+    def eval_batches(self, limit: int = 0) -> Iterator[dict]:
+        """Held-out batches in file order (no shuffle); `limit` > 0 caps their number."""
+        n = self.steps_per_epoch if limit <= 0 else min(limit, self.steps_per_epoch)
+        for i in range(n):
+            yield self.dataset.batch(range(i * self.global_batch, (i + 1) * self.global_batch))
+
+

@@ -1,0 +1,272 @@
+"""The one trainer loop, shared by every objective (Bradley-Terry reward model, LM fine-tuning).
+
+batch schedule -> host batch -> sharded global arrays -> jitted step (donated state) -> metrics;
+held-out eval every N steps; orbax checkpoints every N steps and at the end. The checkpoint meta
+holds the data position and seed, and batches are a pure function of (seed, step), so a resumed
+run sees exactly the batches, and produces exactly the losses, that an uninterrupted one would.
+
+Objectives are registered by name: a loss function over (model, batch), the model head it needs,
+and an optional host-side batch preparation that depends on the accumulation factor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import time
+from typing import Any, Callable, Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding
+
+from acecoder_jax.checkpoints.orbax import Checkpointer
+from acecoder_jax.data import io
+from acecoder_jax.parallel import logical_sharding
+from acecoder_jax.rm.loss import pairwise_rm_loss
+from acecoder_jax.train.data import BatchSchedule
+from acecoder_jax.train.lm_loss import DEFAULT_CHUNK, add_global_denominator, response_lm_loss
+from acecoder_jax.train.metrics import MetricsWriter
+from acecoder_jax.train.step import TrainState, init_train_state, make_eval_step, make_train_step
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+# ---- objectives ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+    name: str
+    head: str  # "reward" | "lm": the model head the loss reads
+    loss_fn: Callable  # (model, batch) -> (loss, metrics)
+    prepare: Callable[[dict, int], dict] = lambda batch, accum_steps: batch  # host side, global batch
+
+
+OBJECTIVES: dict[str, Callable[..., Objective]] = {}
+
+
+def register_objective(name: str):
+    def deco(factory):
+        OBJECTIVES[name] = factory
+        return factory
+    return deco
+
+
+@register_objective("bradley_terry")
+def bradley_terry(margin: float = 0.0, center_coef: float = 0.0) -> Objective:
+    return Objective("bradley_terry", "reward",
+                     functools.partial(pairwise_rm_loss, margin=margin, center_coef=center_coef))
+
+
+@register_objective("lm")
+def lm(chunk: int = DEFAULT_CHUNK) -> Objective:
+    return Objective("lm", "lm", functools.partial(response_lm_loss, chunk=chunk), add_global_denominator)
+
+
+def objective(name: str, **kwargs) -> Objective:
+    if name not in OBJECTIVES:
+        raise KeyError(f"unknown objective {name!r}; registered: {', '.join(sorted(OBJECTIVES))}")
+    return OBJECTIVES[name](**kwargs)
+
+
+# ---- options and result ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopOptions:
+    total_steps: int
+    accum_steps: int = 1
+    log_every: int = 10
+    eval_every: int = 0  # 0: eval only at the end (when an eval set is given)
+    eval_batches: int = 0  # 0: the whole held-out set (full batches)
+    save_every: int = 0  # 0: only the final save
+    keep: int = 3
+    async_save: bool = True
+    progress: bool = True
+    donate: bool = True
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("total_steps", "accum_steps", "log_every"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"LoopOptions.{name} must be positive, got {getattr(self, name)}")
+        for name in ("eval_every", "eval_batches", "save_every"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"LoopOptions.{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: nnx.Module  # the trained model (the input model's arrays were donated)
+    state: TrainState
+    history: list[dict]  # train rows logged by this run
+    evals: list[dict]  # eval rows logged by this run
+    resumed_from: Optional[int]
+
+
+# ---- placement -------------------------------------------------------------------------------
+
+
+def batch_sharding(mesh: Optional[Mesh], global_batch: int):
+    """Leading (example) dim over the mesh's batch axes; the rest replicated."""
+    if mesh is None:
+        return None
+    return logical_sharding(("act_batch",), (global_batch,), mesh)
+
+
+def place_batch(batch: dict, sharding) -> dict:
+    """Host numpy global batch -> global arrays; each process fills only its addressable shards."""
+    if sharding is None:
+        return jax.device_put(batch)
+    return {k: jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx]) for k, v in batch.items()}
+
+
+def _state_on_mesh(state: TrainState, mesh: Optional[Mesh]) -> TrainState:
+    """Leaves not already laid out on `mesh` (the step counter, optimizer counts) are replicated."""
+    if mesh is None:
+        return state
+    replicated = NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+    def put(x):
+        s = getattr(x, "sharding", None)
+        if isinstance(s, NamedSharding) and s.mesh == mesh:
+            return x
+        return jax.device_put(x, replicated)
+
+    return jax.tree.map(put, state)
+
+
+def _mean_rows(rows: Sequence[dict]) -> dict:
+    return {k: float(np.mean([float(r[k]) for r in rows])) for k in rows[0]}
+
+
+# ---- the loop --------------------------------------------------------------------------------
+
+
+def evaluate(eval_step, params, schedule: BatchSchedule, objective_: Objective, sharding, limit: int = 0) -> dict:
+    rows = []
+    for batch in schedule.eval_batches(limit):
+        rows.append(jax.device_get(eval_step(params, place_batch(objective_.prepare(batch, 1), sharding))))
+    if not rows:
+        raise ValueError("held-out set has no full batch")
+    return _mean_rows(rows)
+
+
+def train(
+    model: nnx.Module,
+    optimizer: optax.GradientTransformation,
+    objective_: Objective,
+    schedule: BatchSchedule,
+    workdir: str,
+    options: LoopOptions,
+    *,
+    mesh: Optional[Mesh] = None,
+    eval_schedule: Optional[BatchSchedule] = None,
+    lr_schedule: Optional[optax.Schedule] = None,
+    hooks: Sequence[Callable[[int, TrainState, dict], None]] = (),
+) -> TrainResult:
+    """Trains `model` for options.total_steps global steps, resuming from <workdir>/checkpoints.
+
+    hooks(step, state, row) run after each step (step counts completed steps; row holds that
+    step's metrics only on logging steps, else is empty).
+    """
+    if schedule.global_batch % options.accum_steps:
+        raise ValueError(f"global batch {schedule.global_batch} is not divisible by accum_steps={options.accum_steps}")
+    if getattr(model, "head", objective_.head) != objective_.head:
+        raise ValueError(f"objective {objective_.name!r} needs a model with head={objective_.head!r}, "
+                         f"got head={model.head!r}")
+    io.makedirs(workdir)
+    graphdef, state = init_train_state(model, optimizer)
+    state = _state_on_mesh(state, mesh)
+    state_sharding = jax.tree.map(lambda x: x.sharding, state)
+    b_sharding = batch_sharding(mesh, schedule.global_batch)
+    e_sharding = batch_sharding(mesh, eval_schedule.global_batch) if eval_schedule is not None else None
+
+    ckpt = Checkpointer(io.join(workdir, CHECKPOINT_DIR), save_every=options.save_every, keep=options.keep,
+                        async_save=options.async_save)
+    start, resumed_from = 0, None
+    if ckpt.latest_step() is not None:
+        resumed_from = ckpt.latest_step()
+        state, meta = ckpt.restore(state)
+        start = int(jax.device_get(state.step))
+        saved, now = meta.get("data", {}), schedule.position(start)
+        diff = {k: (saved.get(k), now[k]) for k in ("seed", "examples", "global_batch") if saved.get(k) != now[k]}
+        if diff:
+            raise ValueError(f"checkpoint {resumed_from} under {workdir} was written with a different data setup "
+                             f"(saved, now): {diff}; resuming would not replay the same batches")
+        if meta.get("seed", options.seed) != options.seed:
+            raise ValueError(f"checkpoint seed {meta.get('seed')} != options.seed {options.seed}")
+        logging.info("resumed from step %d (data position %s)", start, saved)
+
+    writer = MetricsWriter(workdir)
+    writer.truncate_after(start)
+    train_step = make_train_step(graphdef, objective_.loss_fn, optimizer, state_sharding=state_sharding,
+                                 batch_sharding=b_sharding, accum_steps=options.accum_steps, donate=options.donate)
+    eval_step = make_eval_step(graphdef, objective_.loss_fn, state_sharding=state_sharding,
+                               batch_sharding=e_sharding) if eval_schedule is not None else None
+
+    def meta(step: int) -> dict:
+        return {"step": step, "data": schedule.position(step), "seed": options.seed, "objective": objective_.name}
+
+    def run_eval(step: int):
+        row = evaluate(eval_step, state.params, eval_schedule, objective_, e_sharding, options.eval_batches)
+        evals.append(writer.write(step, row, split="eval"))
+        writer.flush()
+
+    history: list[dict] = []
+    evals: list[dict] = []
+    pending: list[dict] = []
+    progress = None
+    if options.progress and jax.process_index() == 0:
+        from tqdm.auto import tqdm
+
+        progress = tqdm(total=options.total_steps, initial=start, desc=f"train[{objective_.name}]",
+                        dynamic_ncols=True)
+    t_last, examples_since = time.perf_counter(), 0
+    step = start
+    try:
+        for step in range(start, options.total_steps):
+            batch = objective_.prepare(schedule.batch(step), options.accum_steps)
+            state, metrics = train_step(state, place_batch(batch, b_sharding))
+            pending.append(metrics)
+            examples_since += schedule.global_batch
+            done = step + 1
+            row: dict = {}
+            if done % options.log_every == 0 or done == options.total_steps:
+                fetched = _mean_rows(jax.device_get(pending))
+                pending = []
+                elapsed = time.perf_counter() - t_last
+                fetched["examples_per_s"] = examples_since / max(elapsed, 1e-9)
+                if lr_schedule is not None:
+                    fetched["lr"] = float(lr_schedule(step))
+                t_last, examples_since = time.perf_counter(), 0
+                row = writer.write(done, fetched)
+                history.append(row)
+                if progress is not None:
+                    progress.set_postfix({k: f"{v:.4g}" for k, v in fetched.items()
+                                          if k in ("loss", "accuracy", "token_accuracy")})
+            if ckpt.should_save(done) and done != options.total_steps:
+                ckpt.save(done, state, meta(done))
+            if eval_step is not None and options.eval_every and done % options.eval_every == 0:
+                run_eval(done)
+            if progress is not None:
+                progress.update(1)
+            for hook in hooks:
+                hook(done, state, row)
+        final = options.total_steps
+        if eval_step is not None and start < final and not (options.eval_every and final % options.eval_every == 0):
+            run_eval(final)
+        if start < final or ckpt.latest_step() != final:
+            ckpt.save(final, state, meta(final), force=True)
+    finally:
+        if progress is not None:
+            progress.close()
+        ckpt.close()
+        writer.close()
+    return TrainResult(model=nnx.merge(graphdef, state.params), state=state, history=history, evals=evals,
+                       resumed_from=resumed_from)
