@@ -114,6 +114,7 @@ def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_
                          lengths=state.lengths + active.astype(jnp.int32), step=state.step + 1)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 6, 8), donate_argnums=(4,))
 def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int):
     model = nnx.merge(graphdef, params_state)
     hidden, cache = model.hidden_states(ids, mask, cache)
@@ -125,6 +126,7 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
     return _record(state, logits, sp, stop_ids)
 
 
+@functools.partial(jax.jit, static_argnums=(0, 4), donate_argnums=(2,))
 def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
@@ -141,7 +143,7 @@ def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParam
 
 class Sampler:
     """Generates from a DecoderModel (LM head). Parameters are an argument of every call, so RL can
-    sample from fresh weights without recompiling."""
+    sample from fresh weights without recompiling; the compiled steps are shared by all samplers."""
 
     def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
                  prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,
@@ -157,8 +159,6 @@ class Sampler:
         self.pad_id = pad_id
         self.cache_dtype = cache_dtype or model.config.compute_dtype
         self.stop_check_every = stop_check_every
-        self._prefill = jax.jit(_prefill, static_argnums=(0, 6, 8), donate_argnums=(4,))
-        self._decode = jax.jit(_decode, static_argnums=(0, 4), donate_argnums=(2,))
 
     def update_params(self, params_state) -> None:
         self.params = params_state
@@ -236,7 +236,7 @@ class Sampler:
         cache = self._new_cache(ids.shape[1] + max_new)
         ids = self._put(ids, ("act_batch", "act_length"))
         mask = self._put(mask, ("act_batch", "act_length"))
-        state = self._prefill(self.graphdef, params_state, ids, mask, cache, rng, sp, stop_ids, max_new)
+        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, sp, stop_ids, max_new)
         text_stop = bool(sp.stop_strings) and self.tokenizer is not None
         chunk = self.stop_check_every if text_stop else max_new
         step = 1  # prefill sampled the first token
@@ -245,7 +245,7 @@ class Sampler:
                 state = self._check_stop_strings(state, sp)
             if step >= max_new or bool(jnp.all(state.done)):
                 break
-            state = self._decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), sp, stop_ids)
+            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), sp, stop_ids)
             step = int(state.step)
         tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
         lengths, done = np.asarray(state.lengths), np.asarray(state.done)
