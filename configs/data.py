@@ -38,7 +38,7 @@ def base() -> ml_collections.ConfigDict:
     c.synthesis.reference = ml_collections.ConfigDict()
     c.synthesis.reference.num_candidates = 160
     c.synthesis.reference.seed = 0
-    c.synthesis.reference.call_timeout_s = 1.0
+    c.synthesis.reference.call_timeout_s = 0.25
     c.synthesis.openai = ml_collections.ConfigDict()
     c.synthesis.openai.base_url = "https://api.openai.com/v1"
     c.synthesis.openai.model = "gpt-4o-mini"

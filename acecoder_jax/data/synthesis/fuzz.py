@@ -84,7 +84,7 @@ _NAME_HINTS = [
     (re.compile(r"^(s|s\d|st|string|text|word|name|sentence|txt|line|char|c|ch|pattern|prefix|suffix|paragraph|"
                 r"\w*_str|\w*string|\w*text|\w*word)$"), STR),
     (re.compile(r"^(words|strings|strs|names|lines|tokens|\w*_words|\w*_strings)$"), ("list", STR)),
-    (re.compile(r"^(nums|numbers|arr|array|xs|lst|l|values|vals|items|data|seq|sequence|a|b|list\d?|"
+    (re.compile(r"^(nums|numbers|arr|array|xs|lst|l|values|vals|items|data|seq|sequence|list\d?|"
                 r"\w*_list|\w*nums|\w*s)$"), ("list", INT)),
     (re.compile(r"^(matrix|grid|board)$"), ("list", ("list", INT))),
     (re.compile(r"^(d|dic|dict|mapping|\w*_dict|\w*_map)$"), ("dict", STR, INT)),
@@ -92,7 +92,27 @@ _NAME_HINTS = [
 ]
 
 
-def infer_from_usage(name: str, func: ast.FunctionDef) -> tuple | None:
+FALLBACK_TYPES = (INT, STR, ("list", INT), ("list", STR), FLOAT)
+
+
+def candidate_types(name: str, func: ast.FunctionDef) -> list[tuple]:
+    """Ranked guesses for an unannotated parameter: usage, name, then common fallbacks."""
+    ranked = [infer_from_usage(name, func, use_names=False), name_hint(name)] + list(FALLBACK_TYPES)
+    out: list[tuple] = []
+    for t in ranked:
+        if t is not None and t not in out:
+            out.append(t)
+    return out
+
+
+def name_hint(name: str) -> tuple | None:
+    for pattern, t in _NAME_HINTS:
+        if pattern.match(name):
+            return t
+    return None
+
+
+def infer_from_usage(name: str, func: ast.FunctionDef, use_names: bool = True) -> tuple | None:
     """Guess a parameter's type from how the body uses it."""
     votes: dict[tuple, int] = {}
 
@@ -135,10 +155,7 @@ def infer_from_usage(name: str, func: ast.FunctionDef) -> tuple | None:
                     vote(INT, 2)
     if votes:
         return max(votes.items(), key=lambda kv: kv[1])[0]
-    for pattern, t in _NAME_HINTS:
-        if pattern.match(name):
-            return t
-    return None
+    return name_hint(name) if use_names else None
 
 
 def type_of_value(v) -> tuple:

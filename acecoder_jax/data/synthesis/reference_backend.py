@@ -47,18 +47,24 @@ try:
 except BaseException as e:
     os.write(out_fd, json.dumps({"load_error": type(e).__name__ + ": " + str(e)[:200]}).encode())
     os._exit(0)
+timeouts = 0
 for call in spec["calls"]:
+    if timeouts >= spec["max_timeouts"]:
+        results.append(["skipped", ""])
+        continue
     try:
-        signal.setitimer(signal.ITIMER_REAL, spec["call_s"])
-        value = eval(call, ns)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        text = repr(value)
-        results.append(["ok", text[: spec["max_repr"] + 1]])
+        try:
+            signal.setitimer(signal.ITIMER_REAL, spec["call_s"])
+            value = eval(call, ns)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        entry = ["ok", repr(value)[: spec["max_repr"] + 1]]
     except _Alarm:
-        results.append(["timeout", ""])
+        timeouts += 1
+        entry = ["timeout", ""]
     except BaseException as e:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        results.append(["error", type(e).__name__])
+        entry = ["error", type(e).__name__]
+    results.append(entry)
     sys.stdout = sys.stderr = io.StringIO()
 os.write(out_fd, json.dumps({"results": results}).encode())
 os._exit(0)
@@ -74,10 +80,12 @@ def _limit_child(memory_mb: int, cpu_s: int):
     return apply
 
 
-def evaluate_calls(program: str, calls: list[str], call_s: float = 1.0, memory_mb: int = 1024,
-                   max_repr: int = 400) -> list[tuple[str, str]] | str:
-    """[(status, repr-or-error)] per call, or a string when the program itself fails to load."""
-    spec = {"program": program, "calls": calls, "call_s": call_s, "load_s": 5.0, "max_repr": max_repr}
+def evaluate_calls(program: str, calls: list[str], call_s: float = 0.25, memory_mb: int = 1024,
+                   max_repr: int = 400, max_timeouts: int = 3) -> list[tuple[str, str]] | str:
+    """[(status, repr-or-error)] per call, or a string when the program itself fails to load.
+    After `max_timeouts` slow calls the rest are skipped (a slow function stays slow)."""
+    spec = {"program": program, "calls": calls, "call_s": call_s, "load_s": 5.0, "max_repr": max_repr,
+            "max_timeouts": max_timeouts}
     total_s = 10.0 + call_s * len(calls)
     with tempfile.TemporaryDirectory(prefix="refsynth-") as cwd:
         env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -147,8 +155,9 @@ def find_entry(tree: ast.Module, entry_point: str | None) -> tuple[ast.FunctionD
     raise ValueError("program defines no public function or class method")
 
 
-def param_types(func: ast.FunctionDef, is_method: bool) -> list[tuple[str, tuple, bool]]:
-    """[(name, type, keyword_only)] for the parameters a caller must or may pass."""
+def param_candidates(func: ast.FunctionDef, is_method: bool) -> list[tuple[str, list[tuple], bool]]:
+    """[(name, ranked candidate types, keyword_only)] for the parameters a caller must pass.
+    Annotated or defaulted parameters have one candidate; others a ranked list of guesses."""
     args = func.args
     positional = list(args.posonlyargs) + list(args.args)
     if is_method and positional:
@@ -169,13 +178,18 @@ def param_types(func: ast.FunctionDef, is_method: bool) -> list[tuple[str, tuple
                 t = fuzz.type_of_value(ast.literal_eval(defaults[a.arg]))
             except ValueError:
                 t = None
-        if t is None or t == fuzz.ANY:
-            t = fuzz.infer_from_usage(a.arg, func) or fuzz.INT
-        out.append((a.arg, t, kw))
+        out.append((a.arg, [t] if t is not None and t != fuzz.ANY else fuzz.candidate_types(a.arg, func), kw))
     return out
 
 
-def _call_source(callee: str, params: list[tuple[str, tuple, bool]], values: list) -> str:
+def _combos(cands: list[list[tuple]], limit: int) -> list[list[tuple]]:
+    """Type assignments in order of total rank (best guesses first), at most `limit`."""
+    import itertools
+    ranked = sorted(itertools.product(*[range(len(c)) for c in cands]), key=lambda idx: (sum(idx), idx))
+    return [[c[i] for c, i in zip(cands, idx)] for idx in ranked[:limit]]
+
+
+def _call_source(callee: str, params: list[tuple[str, list, bool]], values: list) -> str:
     parts = [repr(v) if not kw else f"{name}={v!r}" for (name, _, kw), v in zip(params, values)]
     return f"{callee}({', '.join(parts)})"
 
@@ -194,9 +208,38 @@ class ReferenceSynthesizer(Synthesizer):
     name = "reference"
 
     def __init__(self, executor=None, num_tests: int = 20, num_candidates: int = 160, seed: int = 0,
-                 call_timeout_s: float = 1.0, memory_mb: int = 1024, max_repr: int = 300):
+                 call_timeout_s: float = 0.25, memory_mb: int = 1024, max_repr: int = 300,
+                 probe_combos: int = 12, probe_calls: int = 6):
         self.executor, self.num_tests, self.num_candidates = executor, num_tests, num_candidates
         self.seed, self.call_timeout_s, self.memory_mb, self.max_repr = seed, call_timeout_s, memory_mb, max_repr
+        self.probe_combos, self.probe_calls = probe_combos, probe_calls
+
+    def _draw_calls(self, gen, callee, params, types, n, seen) -> list[str]:
+        calls = []
+        for _ in range(n * 3):
+            if len(calls) >= n:
+                break
+            values = [gen.value(t) for t in types]
+            if any(len(repr(v)) > 200 for v in values):
+                continue
+            src = _call_source(callee, params, values)
+            if src not in seen:
+                seen.add(src)
+                calls.append(src)
+            if not params:
+                break
+        return calls
+
+    def _plain_count(self, evaluated) -> int:
+        n = 0
+        for status, text in evaluated:
+            if status == "ok":
+                try:
+                    _plain_literal(text, self.max_repr)
+                    n += 1
+                except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
+                    pass
+        return n
 
     # ---- one seed, before verification ----
     def draft(self, seed: dict) -> SynthesisResult:
@@ -212,23 +255,26 @@ class ReferenceSynthesizer(Synthesizer):
             func, owner = find_entry(tree, seed.get("entry_point"))
         except ValueError as e:
             return SynthesisResult(sid, error="no_entry_point", detail=str(e))
-        params = param_types(func, is_method=owner is not None)
+        params = param_candidates(func, is_method=owner is not None)
         callee = f"{owner}().{func.name}" if owner else func.name
         rng = random.Random(f"{self.seed}:{sid}")
         gen = fuzz.ValueGen(rng, fuzz.LiteralPool.harvest(seed.get("instruction", ""), tree))
-        calls, seen = [], set()
-        for _ in range(self.num_candidates * 3):
-            if len(calls) >= self.num_candidates:
-                break
-            values = [gen.value(t) for _, t, _ in params]
-            if any(len(repr(v)) > 200 for v in values):
-                continue
-            src = _call_source(callee, params, values)
-            if src not in seen:
-                seen.add(src)
-                calls.append(src)
-            if not params:
-                break
+        combos = _combos([c for _, c, _ in params], self.probe_combos)
+        types = combos[0]
+        if len(combos) > 1:  # guessed types: probe each assignment, keep the one that works best
+            seen: set[str] = set()
+            probes = [self._draw_calls(gen, callee, params, combo, self.probe_calls, seen) for combo in combos]
+            evaluated = evaluate_calls(program, [c for p in probes for c in p], self.call_timeout_s,
+                                       self.memory_mb, self.max_repr)
+            if isinstance(evaluated, str):
+                return SynthesisResult(sid, error="reference_failed", detail=evaluated)
+            scores, at = [], 0
+            for p in probes:
+                scores.append(self._plain_count(evaluated[at:at + len(p)]))
+                at += len(p)
+            best = max(range(len(combos)), key=lambda i: (scores[i], -i))
+            types = combos[best]
+        calls = self._draw_calls(gen, callee, params, types, self.num_candidates, set())
         evaluated = evaluate_calls(program, calls, self.call_timeout_s, self.memory_mb, self.max_repr)
         if isinstance(evaluated, str):
             return SynthesisResult(sid, error="reference_failed", detail=evaluated)
