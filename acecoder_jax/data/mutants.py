@@ -86,3 +86,22 @@ def mutants(program: str, limit: int | None = None, seed: int = 0) -> list[str]:
             out.append(src)
     random.Random(seed).shuffle(out)
     return out[:limit] if limit is not None else out
+
+
+STAND_IN_MODEL = "mutant-standin"
+
+
+def stand_in_completions(records, per_question: int = 8, seed: int = 0) -> list[dict]:
+    """LABELLED STAND-INS for policy samples: per question, the seed program itself plus mutants of
+    it, wrapped in a markdown block the way a policy answers. model_name is "mutant-standin" so they
+    can never be mistaken for real samples. Records without `seed_program` are skipped."""
+    out = []
+    for rec in records:
+        program = rec.get("seed_program")
+        if not program:
+            continue
+        variants = [program] + mutants(program, limit=max(0, per_question - 1), seed=seed)
+        for i, code in enumerate(variants):
+            out.append({"id": str(rec["id"]), "model_name": STAND_IN_MODEL, "completion_id": i,
+                        "completion": f"```python\n{code.rstrip()}\n```"})
+    return out
