@@ -173,3 +173,34 @@ def test_toy_task_arguments_are_checked():
     with pytest.raises(ValueError, match="unknown toy task families"):
         toy_tasks.generate_toy_tasks(3, families_subset=("nope",))
     assert [t.family for t in toy_tasks.generate_toy_tasks(3, families_subset=("clamp",))] == ["clamp"] * 3
+
+
+def test_stage_on_gcs_resumes_and_writes_stats(fake_gcs_bucket):
+    from acecoder_jax.data import stage
+    out = f"gs://{fake_gcs_bucket}/stage/out.jsonl"
+    recs = [{"id": i, "n": i} for i in range(10)] + [io.RecordReadError("in", 11, "malformed_json", "bad", "{")]
+    calls = []
+
+    def process(shard, ctx):
+        calls.append([r["id"] for r in shard])
+        for r in shard:
+            if r["n"] % 3 == 0:
+                ctx.drop("multiple_of_3")
+            else:
+                ctx.emit({"id": r["id"], "sq": r["n"] ** 2})
+
+    st = stage.Stage("square", out, shard_size=4, config={"k": 1}, progress=False)
+    # finish shard 0 only, as if killed: simulate by running the internal shard step
+    st._check_manifest(["in"])
+    st._process_shard(0, recs[:4], process)
+    stats = st.run(["in"], process, records=recs)
+    assert calls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # shard 0 was done: run() skips it
+    assert stats["shards_resumed"] == 1 and stats["records_out"] == 6
+    assert stats["dropped"] == {"multiple_of_3": 4} and stats["rejected"] == {"malformed_json": 1}
+    assert [r["id"] for r in io.read_jsonl(out)] == [1, 2, 4, 5, 7, 8]
+    assert io.read_json(out + ".stats.json")["records_in"] == 11
+    assert io.read_jsonl(out + ".rejects.jsonl")[0]["reason"] == "malformed_json"
+    assert st.run(["in"], process, records=recs)["skipped_finished"] is True
+    with pytest.raises(RuntimeError, match="different run"):
+        io.fs_and_path(out)[0].rm(io.fs_and_path(out)[1])
+        stage.Stage("square", out, shard_size=5, config={"k": 1}, progress=False).run(["in"], process, records=recs)
