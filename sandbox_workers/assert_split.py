@@ -49,9 +49,16 @@ class CallSite:
 
 @dataclass(frozen=True)
 class SplitAssert:
-    """A test ready to run: its call sites and the parent's compiled trusted expression."""
+    """A test ready to run: its call sites and the parent's compiled trusted expression.
+
+    `eager` means every call site is evaluated exactly once, unconditionally and in index order
+    whenever the trusted expression runs to completion (no short-circuit, conditional, lambda,
+    comprehension, dict display or chained comparison around a call site). Such a test's calls
+    can all be sent to the child at once; the others are driven one call at a time.
+    """
     calls: tuple[CallSite, ...]
     code: object  # code object of the rewritten test expression
+    eager: bool = False
 
     def evaluate(self, call: Callable[[CallSite, dict], object]) -> bool:
         """Evaluate the assert; `call(site, bindings)` returns the child's plain value."""
@@ -96,11 +103,13 @@ class _Splitter:
     def __init__(self, root: ast.AST):
         self.calls: list[CallSite] = []
         self.free = _free_names_all(root)
+        self.eager = True
 
     def untrusted(self, node, bound) -> bool:
         return bool(self.free[id(node)] - bound - TRUSTED_NAMES)
 
-    def split(self, node: ast.expr, bound: frozenset) -> ast.expr:
+    def split(self, node: ast.expr, bound: frozenset, conditional: bool = False) -> ast.expr:
+        """Rewrite `node`; `conditional` marks places Python may skip or revisit (see eager)."""
         if not self.untrusted(node, bound):
             return node
         if isinstance(node, ast.Call):
@@ -108,38 +117,42 @@ class _Splitter:
             trusted_func = (isinstance(func, ast.Name) and func.id in TRUSTED_NAMES | bound) or (
                 isinstance(func, ast.Attribute) and not self.untrusted(func, bound))
             if not trusted_func:
-                return self.placeholder(node, bound)
-            node.args = [self.split(a, bound) for a in node.args]
+                return self.placeholder(node, bound, conditional)
+            node.args = [self.split(a, bound, conditional) for a in node.args]
             for kw in node.keywords:
-                kw.value = self.split(kw.value, bound)
+                kw.value = self.split(kw.value, bound, conditional)
             return node
         if isinstance(node, ast.Lambda):
-            node.body = self.split(node.body, bound | _bound_by(node.args))
+            node.body = self.split(node.body, bound | _bound_by(node.args), True)
             return node
         if isinstance(node, _COMPREHENSIONS):
             inner = bound
             for gen in node.generators:
-                gen.iter = self.split(gen.iter, inner)
+                gen.iter = self.split(gen.iter, inner, True)
                 inner = inner | _bound_by(gen.target)
-                gen.ifs = [self.split(c, inner) for c in gen.ifs]
+                gen.ifs = [self.split(c, inner, True) for c in gen.ifs]
             if isinstance(node, ast.DictComp):
-                node.key = self.split(node.key, inner)
-                node.value = self.split(node.value, inner)
+                node.key = self.split(node.key, inner, True)
+                node.value = self.split(node.value, inner, True)
             else:
-                node.elt = self.split(node.elt, inner)
+                node.elt = self.split(node.elt, inner, True)
             return node
         if isinstance(node, _STRUCTURAL):
             for field, value in ast.iter_fields(node):
                 if isinstance(value, ast.expr):
-                    setattr(node, field, self.split(value, bound))
+                    skippable = conditional or (isinstance(node, ast.IfExp) and field != "test")
+                    setattr(node, field, self.split(value, bound, skippable))
                 elif isinstance(value, list):
-                    setattr(node, field, [self.split(v, bound) if isinstance(v, ast.expr) else v
-                                          for v in value])
+                    setattr(node, field, [
+                        self.split(v, bound, conditional or _skippable(node, field, i))
+                        if isinstance(v, ast.expr) else v for i, v in enumerate(value)])
             return node
-        return self.placeholder(node, bound)
+        return self.placeholder(node, bound, conditional)
 
-    def placeholder(self, node: ast.expr, bound: frozenset) -> ast.expr:
+    def placeholder(self, node: ast.expr, bound: frozenset, conditional: bool) -> ast.expr:
         needs = tuple(sorted(self.free[id(node)] & bound))
+        if conditional or needs:
+            self.eager = False
         self.calls.append(CallSite(ast.unparse(node), needs))
         return ast.Call(
             func=ast.Name(CALL_HOOK, ast.Load()),
@@ -147,6 +160,15 @@ class _Splitter:
                   ast.Dict(keys=[ast.Constant(n) for n in needs],
                            values=[ast.Name(n, ast.Load()) for n in needs])],
             keywords=[])
+
+
+def _skippable(node: ast.AST, field: str, index: int) -> bool:
+    """Whether Python may skip element `index` of a list field, or evaluate it out of source order."""
+    if isinstance(node, ast.BoolOp):
+        return index > 0  # short-circuit
+    if isinstance(node, ast.Compare):
+        return field == "comparators" and index > 0  # chained comparison stops early
+    return isinstance(node, ast.Dict)  # keys and values interleave at run time
 
 
 def _check_trusted(tree: ast.AST) -> None:
@@ -182,4 +204,4 @@ def split_assert(test: str) -> SplitAssert:
         raise
     except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
         raise InvalidTest(f"cannot compile: {type(e).__name__}: {str(e)[:200]}") from None
-    return SplitAssert(tuple(splitter.calls), code)
+    return SplitAssert(tuple(splitter.calls), code, splitter.eager)

@@ -1,13 +1,29 @@
-"""The sandbox child's request loop: load the program, evaluate call sites, reply plain data.
+"""The sandbox child: load the program, evaluate call sites in order, reply plain data per test.
 
 Everything here runs after confinement, in a process the program controls once it is loaded,
 so nothing it sends is believed beyond "this is a plain value" (see plain_data).
+
+Protocol (frames, see frames.py). The supervisor first sends the whole plan, which the child
+reads completely before any program code runs: a head frame {"program", "parts"} and `parts`
+frames {"tests": [...]}, one entry per test that calls into the program, in test order: a list
+of call-site sources (an eager test: evaluate them all, in order) or null (an interactive test:
+serve {"op": "call", "expr", "bind"} frames until {"op": "next"}). The child answers the load and
+then every test (or interactive call) as soon as it completes, so the supervisor's per-test
+deadlines attribute a hang to the right test. Replies are tagged plain-data JSON arrays:
+
+  load:  ["ok"] | ["syntax", message, is_memory] | ["raise", message, is_memory]
+  test:  ["v", [value, ...]]                     every call returned plain data
+         ["e", [value, ...], message, is_memory] the call after the listed values raised
+         ["np", [value, ...], message]           the call after the listed values was not plain
+
+The child never receives expected values: call sites are sub-expressions that name the program.
 """
 from __future__ import annotations
 
 import builtins
 import importlib
 import io
+import json
 import os
 import socket
 import sys
@@ -29,10 +45,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}"
 
 
-def _reply_error(sock, exc: BaseException, **extra) -> None:
-    frames.send_frame(sock, {"e": _describe(exc), "memory": isinstance(exc, MemoryError), **extra})
-
-
 def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -41,49 +53,51 @@ def _flush_output() -> None:
             pass
 
 
-def serve(sock: socket.socket) -> None:
-    """Handle frames until the supervisor kills this process (it never exits on its own)."""
-    namespace: dict = {"__name__": PROGRAM_MODULE_NAME, "__builtins__": builtins}
-    compiled: dict[str, object] = {}
-    while True:
+def _send(sock: socket.socket, text: str) -> None:
+    _flush_output()
+    payload = text.encode("utf-8", "surrogatepass")
+    sock.sendall(frames.HEADER.pack(len(payload)) + payload)
+
+
+def _failure(tag: str, exc: BaseException) -> str:
+    return json.dumps([tag, _describe(exc), isinstance(exc, MemoryError)])
+
+
+def _call_failure(parts: list[str], exc: BaseException) -> str:
+    """The reply for a test whose call after `parts` (encoded values) raised `exc`."""
+    return (f'["e",[{",".join(parts)}],{json.dumps(_describe(exc))},'
+            f'{"true" if isinstance(exc, MemoryError) else "false"}]')
+
+
+class _Program:
+    """The loaded program's namespace and the evaluation of call sites in it."""
+
+    def __init__(self):
+        self.namespace: dict = {"__name__": PROGRAM_MODULE_NAME, "__builtins__": builtins}
+        self.compiled: dict[str, object] = {}
+
+    def load(self, source: str) -> str:
         try:
-            request = frames.recv_frame(sock)
-        except BaseException:  # noqa: BLE001 - supervisor gone or stream forged: stop
-            os._exit(0)
-        op = request.get("op")
-        if op == "load":
-            try:
-                code = compile(request["program"], "<program>", "exec")
-            except BaseException as e:  # noqa: BLE001
-                frames.send_frame(sock, {"syntax_error": _describe(e), "memory": isinstance(e, MemoryError)})
-                continue
-            try:
-                exec(code, namespace)  # noqa: S102 - this is the sandbox
-                _flush_output()
-                frames.send_frame(sock, {"ok": True})
-            except BaseException as e:  # noqa: BLE001 - SystemExit etc. at import
-                _flush_output()
-                _reply_error(sock, e)
-        elif op == "call":
-            _call(sock, request, namespace, compiled)
-        else:
-            os._exit(0)
+            code = compile(source, "<program>", "exec")
+        except BaseException as e:  # noqa: BLE001
+            return _failure("syntax", e)
+        try:
+            exec(code, self.namespace)  # noqa: S102 - this is the sandbox
+        except BaseException as e:  # noqa: BLE001 - SystemExit etc. at import
+            return _failure("raise", e)
+        return '["ok"]'
 
-
-def _call(sock, request, namespace, compiled) -> None:
-    source = request.get("expr", "")
-    try:
-        code = compiled.get(source)
+    def evaluate(self, source: str, bindings: dict):
+        code = self.compiled.get(source)
         if code is None:
-            code = compiled[source] = compile(source, "<test>", "eval")
-        bindings = plain_data.loads(request["bind"]) if request.get("bind") else {}
+            code = self.compiled[source] = compile(source, "<test>", "eval")
+        namespace = self.namespace
         saved = {name: namespace[name] for name in bindings if name in namespace}
         namespace.update(bindings)
         try:
             for _ in range(len(AUTO_IMPORT) + 1):
                 try:
-                    value = eval(code, namespace)  # noqa: S307 - this is the sandbox
-                    break
+                    return eval(code, namespace)  # noqa: S307 - this is the sandbox
                 except NameError as e:
                     if e.name in AUTO_IMPORT and e.name not in namespace:
                         namespace[e.name] = importlib.import_module(e.name)
@@ -93,19 +107,77 @@ def _call(sock, request, namespace, compiled) -> None:
             for name in bindings:
                 namespace.pop(name, None)
             namespace.update(saved)
-        _flush_output()
-        try:
-            text = plain_data.dumps(value)
-        except plain_data.NotPlainData as e:
-            frames.send_frame(sock, {"not_plain": str(e)})
+
+    def run_calls(self, sources: list, bindings: dict | None = None) -> str:
+        """Evaluate call sites in order, stopping at the first that raises or is not plain."""
+        parts: list[str] = []
+        size = 0
+        for source in sources:
+            try:
+                value = self.evaluate(source, bindings or {})
+            except BaseException as e:  # noqa: BLE001
+                return _call_failure(parts, e)
+            try:
+                text = plain_data.dumps(value)
+            except plain_data.NotPlainData as e:
+                return f'["np",[{",".join(parts)}],{json.dumps(str(e)[:300])}]'
+            except BaseException as e:  # noqa: BLE001 - MemoryError while encoding
+                return _call_failure(parts, e)
+            size += len(text) + 1
+            if size > plain_data.MAX_BYTES:
+                return (f'["np",[{",".join(parts)}],"values of one test are over '
+                        f'{plain_data.MAX_BYTES} bytes together"]')
+            parts.append(text)
+        return f'["v",[{",".join(parts)}]]'
+
+
+def _read_plan(sock: socket.socket) -> tuple[str, list]:
+    head = frames.recv_frame(sock)
+    plan: list = []
+    for _ in range(int(head["parts"])):
+        plan.extend(frames.recv_frame(sock)["tests"])
+    return head["program"], plan
+
+
+def _serve_interactive(sock: socket.socket, program: _Program) -> None:
+    while True:
+        request = frames.recv_frame(sock)
+        op = request.get("op")
+        if op == "next":
             return
-        frames.send_frame(sock, {"v": text})
-    except BaseException as e:  # noqa: BLE001
-        _flush_output()
+        if op != "call":
+            os._exit(0)
         try:
-            _reply_error(sock, e)
-        except BaseException:  # noqa: BLE001
-            os._exit(1)
+            bindings = plain_data.loads(request["bind"]) if request.get("bind") else {}
+            if type(bindings) is not dict:
+                raise plain_data.NotPlainData("bindings must be a dict")
+            reply = program.run_calls([request["expr"]], bindings)
+        except BaseException as e:  # noqa: BLE001 - malformed bindings
+            reply = _call_failure([], e)
+        _send(sock, reply)
+
+
+def serve(sock: socket.socket) -> None:
+    """Run the plan, then wait to be killed: the supervisor ends every child with SIGKILL."""
+    try:
+        source, plan = _read_plan(sock)
+    except BaseException:  # noqa: BLE001 - supervisor gone or stream forged: stop
+        os._exit(0)
+    program = _Program()
+    try:
+        reply = program.load(source)
+        _send(sock, reply)
+        if reply == '["ok"]':
+            for entry in plan:
+                if entry is None:
+                    _serve_interactive(sock, program)
+                else:
+                    _send(sock, program.run_calls(entry))
+        while sock.recv(1 << 16):
+            pass
+    except BaseException:  # noqa: BLE001 - the supervisor closed the stream, or output broke
+        pass
+    os._exit(0)
 
 
 def reopen_std_streams() -> None:

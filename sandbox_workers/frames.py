@@ -68,3 +68,54 @@ def recv_frame(sock: socket.socket, deadline: float | None = None, max_bytes: in
         raise FrameError("frame is not a JSON object")
     return message
 
+
+
+class FrameReader:
+    """Buffered frame reader: one recv may bring several frames (the child streams replies).
+
+    `read` returns a frame's raw payload; `arrival` is the monotonic time of the recv that
+    completed the last frame returned, so per-test deadlines start when the previous answer
+    actually arrived rather than when the reader got round to it.
+    """
+
+    def __init__(self, sock: socket.socket, max_bytes: int = MAX_FRAME):
+        self.sock = sock
+        self.max_bytes = max_bytes
+        self.buffer = bytearray()
+        self.arrival = time.monotonic()
+        self._last_recv = self.arrival
+
+    def _complete_frame(self) -> bytes | None:
+        if len(self.buffer) < HEADER.size:
+            return None
+        (length,) = HEADER.unpack_from(self.buffer)
+        if length > self.max_bytes:
+            raise FrameError(f"frame of {length} bytes is over the {self.max_bytes} limit")
+        end = HEADER.size + length
+        if len(self.buffer) < end:
+            return None
+        payload = bytes(self.buffer[HEADER.size:end])
+        del self.buffer[:end]
+        return payload
+
+    def read(self, deadline: float | None = None) -> bytes:
+        """The next frame's payload; FrameTimeout at `deadline` (monotonic), FrameError on EOF."""
+        while True:
+            payload = self._complete_frame()
+            if payload is not None:
+                self.arrival = self._last_recv
+                return payload
+            if deadline is not None and time.monotonic() >= deadline:
+                raise FrameTimeout()  # also when a peer trickles bytes that never make a frame
+            try:
+                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                select.select([self.sock], [], [], left)
+                continue
+            except (ConnectionResetError, BrokenPipeError) as e:
+                raise FrameError(f"stream broken: {e}") from None
+            if not chunk:
+                raise FrameError("peer closed the stream")
+            self.buffer += chunk
+            self._last_recv = time.monotonic()

@@ -3,9 +3,10 @@
 Zygote, when root: private mount namespace (tmpfs over /tmp, /var/tmp, /dev/shm, /run/lock;
 /proc remounted with hidepid=2 so other users' processes are invisible) and a network namespace
 with only a downed loopback. Not root: an unprivileged user + network namespace where the kernel
-allows it, otherwise none (see docs/sandbox.md). Child: new session, parent-death signal,
-rlimits with hard == soft, scrubbed environment, and, when root, a per-slot unprivileged uid/gid
-with no supplementary groups and no_new_privs.
+allows it, otherwise none (see docs/sandbox.md). Zygote, always: its own session, default signal
+dispositions, a scrubbed environment. Child: its own process group, parent-death signal, rlimits
+with hard == soft, private cwd/HOME/TMPDIR, and, when root, a per-slot unprivileged uid/gid with
+no supplementary groups; no_new_privs.
 """
 from __future__ import annotations
 
@@ -154,22 +155,49 @@ def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64) ->
         resource.setrlimit(which, (value, value))
 
 
-def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
-                  file_mb: int, path_map: dict | None = None) -> None:
-    """Run in the freshly forked child before any untrusted code; raises on failure."""
-    if path_map:
-        sys.path[:] = [path_map.get(p, p) for p in sys.path]
-        sys.path_importer_cache.clear()
-    os.setsid()
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent_pid:
-        os._exit(70)
+_prepared_pid: int | None = None  # the process prepare_zygote_process() ran in
+
+
+def prepare_zygote_process() -> None:
+    """Per-process state every child would otherwise set itself, done once in the zygote.
+
+    A new session here (not per child: with scheduler autogroups, setsid costs about a
+    millisecond) detaches the zygote and all its children from any controlling terminal; a child
+    is never a session leader, so it cannot acquire one. Children inherit the signal
+    dispositions and the scrubbed environment below.
+    """
+    try:
+        os.setsid()
+    except PermissionError:  # already a session leader
+        pass
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_DFL)
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
-    os.chdir(workdir)
     os.environ.clear()
-    os.environ.update(CHILD_ENV, HOME=workdir, TMPDIR=workdir)
+    os.environ.update(CHILD_ENV)
+    global _prepared_pid
+    _prepared_pid = os.getpid()
+
+
+def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
+                  file_mb: int, path_map: dict | None = None) -> None:
+    """Run in the freshly forked child before any untrusted code; raises on failure.
+
+    When forked from a zygote that ran prepare_zygote_process(), only the per-child steps run;
+    otherwise the child prepares itself (and so gets a session of its own).
+    """
+    if _prepared_pid == parent_pid:
+        os.setpgid(0, 0)  # its own process group, killed as a whole; the session is the zygote's
+    else:
+        prepare_zygote_process()
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    if os.getppid() != parent_pid:
+        os._exit(70)
+    if path_map:
+        sys.path[:] = [path_map.get(p, p) for p in sys.path]
+        sys.path_importer_cache.clear()
+    os.chdir(workdir)
+    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
     tempfile.tempdir = workdir
     set_limits(memory_mb, cpu_s, file_mb)
     if uid is not None:

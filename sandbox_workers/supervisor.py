@@ -132,52 +132,38 @@ class Supervisor:
 
     def _drive(self, job, splits, sock, outcomes, messages):
         timeout_s = job["timeout_s"]
+        reader = frames.FrameReader(sock)
         try:
-            frames.send_frame(sock, {"op": "load", "program": job["program"]})
-            reply = frames.recv_frame(sock, time.monotonic() + timeout_s)
-        except frames.FrameTimeout:
+            for frame in _plan_frames(job["program"], splits):
+                sock.sendall(frame)
+            reply = _read_reply(reader, time.monotonic() + timeout_s)
+        except _ChildTimeout:
             return "timeout", "program did not finish loading in time"
-        except (frames.FrameError, OSError):
+        except (_ChildDied, OSError):
             return "died", None
-        if "syntax_error" in reply:
-            return ("memory" if reply.get("memory") else "syntax_error"), str(reply["syntax_error"])[:500]
-        if "ok" not in reply:
-            return ("memory" if reply.get("memory") else "crash"), f"program raised at import: {str(reply.get('e'))[:500]}"
+        if len(reply) != 3 and reply != ["ok"]:
+            return "died", None
+        if reply[0] == "syntax":
+            return ("memory" if reply[2] is True else "syntax_error"), str(reply[1])[:500]
+        if reply[0] != "ok":
+            return ("memory" if reply[2] is True else "crash"), f"program raised at import: {str(reply[1])[:500]}"
 
-        def call(site, bindings):
-            deadline = state["deadline"]
-            try:
-                bind = plain_data.dumps(bindings) if bindings else None
-            except plain_data.NotPlainData as e:
-                raise _CallError(f"binding is not plain data: {e}") from None
-            try:
-                frames.send_frame(sock, {"op": "call", "expr": site.source, "bind": bind})
-                answer = frames.recv_frame(sock, deadline)
-            except frames.FrameTimeout:
-                raise _ChildTimeout() from None
-            except (frames.FrameError, OSError):
-                raise _ChildDied() from None
-            if "v" in answer and type(answer["v"]) is str:
-                try:
-                    return plain_data.loads(answer["v"])
-                except plain_data.NotPlainData as e:
-                    raise _NotPlain(str(e)) from None
-            if "not_plain" in answer:
-                raise _NotPlain(str(answer["not_plain"])[:300])
-            if answer.get("memory"):
-                raise _ChildMemory()
-            raise _CallError(str(answer.get("e"))[:300])
-
-        state = {}
         for i, split in enumerate(splits):
-            state["deadline"] = time.monotonic() + timeout_s
-            signal.setitimer(signal.ITIMER_REAL, timeout_s + 0.5)
+            interactive = bool(split.calls) and not split.eager
             try:
-                outcomes[i] = "pass" if split.evaluate(call) else "fail"
-            except _ChildTimeout:
-                outcomes[i] = "timeout"
-                return "timeout", f"tests[{i}] exceeded {timeout_s}s"
-            except _ParentTimeout:
+                if not split.calls:
+                    evaluate = _no_calls
+                elif split.eager:
+                    answer = _read_reply(reader, reader.arrival + timeout_s)
+                    evaluate = _replay(_test_answer(answer), split.calls)
+                else:
+                    evaluate = _interactive(sock, reader, time.monotonic() + timeout_s)
+                signal.setitimer(signal.ITIMER_REAL, timeout_s + 0.5)
+                try:
+                    outcomes[i] = "pass" if split.evaluate(evaluate) else "fail"
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except (_ChildTimeout, _ParentTimeout):
                 outcomes[i] = "timeout"
                 return "timeout", f"tests[{i}] exceeded {timeout_s}s"
             except _ChildDied:
@@ -194,9 +180,109 @@ class Supervisor:
                 outcomes[i] = "error"
                 if messages is not None:
                     messages[i] = f"{type(e).__name__.lstrip('_')}: {str(e)[:300]}"
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
+            if interactive:  # the child waits in its call loop until told to move on
+                try:
+                    frames.send_frame(sock, {"op": "next"})
+                except OSError:
+                    return "died", None
         return "ok", None
+
+
+PLAN_PART_CHARS = 2_000_000  # call-site source per plan frame, well under frames.MAX_FRAME
+
+
+def _plan_frames(program: str, splits) -> list[bytes]:
+    """The child's whole plan: program, then per test that calls the program its call sources
+    (eager) or None (interactive). Only call-site sources travel, never expected values."""
+    parts, entries, size = [], [], 0
+    for split in splits:
+        if not split.calls:
+            continue
+        entry = [c.source for c in split.calls] if split.eager else None
+        entries.append(entry)
+        size += sum(len(x) + 4 for x in entry) if entry else 4
+        if size > PLAN_PART_CHARS:
+            parts.append(frames.encode_frame({"tests": entries}))
+            entries, size = [], 0
+    if entries:
+        parts.append(frames.encode_frame({"tests": entries}))
+    return [frames.encode_frame({"program": program, "parts": len(parts)})] + parts
+
+
+def _read_reply(reader: frames.FrameReader, deadline: float) -> list:
+    """One reply from the child as rebuilt plain data; anything malformed ends the child."""
+    try:
+        payload = reader.read(deadline)
+    except frames.FrameTimeout:
+        raise _ChildTimeout() from None
+    except (frames.FrameError, OSError):
+        raise _ChildDied() from None
+    try:
+        reply = plain_data.loads(payload)
+    except plain_data.NotPlainData:
+        raise _ChildDied() from None
+    if type(reply) is not list or not reply or type(reply[0]) is not str:
+        raise _ChildDied()
+    return reply
+
+
+def _test_answer(reply: list) -> tuple[list, BaseException | None]:
+    """(values of the calls that returned, the exception of the call that stopped the test)."""
+    tag = reply[0]
+    if len(reply) < 2 or type(reply[1]) is not list:
+        raise _ChildDied()
+    values = reply[1]
+    if tag == "v" and len(reply) == 2:
+        return values, None
+    if tag == "e" and len(reply) == 4:
+        return values, _ChildMemory() if reply[3] is True else _CallError(str(reply[2])[:300])
+    if tag == "np" and len(reply) == 3:
+        return values, _NotPlain(str(reply[2])[:300])
+    raise _ChildDied()
+
+
+def _replay(answer: tuple[list, BaseException | None], sites: tuple):
+    """The call hook of an eager test: hand out the child's values in call order."""
+    values, stop = answer
+    expected = [0]
+
+    def call(site, bindings):
+        index = expected[0]
+        expected[0] += 1
+        if index >= len(sites) or site is not sites[index]:
+            raise _CallError("call sites evaluated out of order (an eager split is wrong)")
+        if index < len(values):
+            return values[index]
+        if index == len(values) and stop is not None:
+            raise stop
+        raise _CallError("the sandbox child answered fewer calls than the test makes")
+    return call
+
+
+def _no_calls(site, bindings):
+    raise _CallError("test has no call sites")
+
+
+def _interactive(sock, reader: frames.FrameReader, deadline: float):
+    """The call hook of a test with conditional calls: one round trip per call."""
+    def call(site, bindings):
+        try:
+            bind = plain_data.dumps(bindings) if bindings else None
+        except plain_data.NotPlainData as e:
+            raise _CallError(f"binding is not plain data: {e}") from None
+        try:
+            frames.send_frame(sock, {"op": "call", "expr": site.source, "bind": bind})
+        except OSError:
+            raise _ChildDied() from None
+        values, stop = _test_answer(_read_reply(reader, deadline))
+        if values:
+            if len(values) != 1 or stop is not None:
+                raise _ChildDied()
+            return values[0]
+        if stop is None:
+            raise _ChildDied()
+        raise stop
+    return call
 
 
 def main(argv=None) -> int:

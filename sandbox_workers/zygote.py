@@ -9,6 +9,7 @@ removed: {"exit_code" | "signal", "output"}.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -94,6 +95,8 @@ def serve(ctl: socket.socket, slot: int) -> None:
     os.dup2(null_fd, 1)  # the supervisor's stdout is its result channel: never share it
     os.close(null_fd)
     report = isolation.setup_zygote_namespaces()
+    isolation.prepare_zygote_process()
+    gc.freeze()  # children's collections never walk (and copy-on-write) the zygote's objects
     uid = isolation.SANDBOX_UID_BASE + slot if report["uid_drop"] else None
     report["uid"] = uid
     ctl.send(json.dumps(report).encode())
