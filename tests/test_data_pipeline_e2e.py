@@ -22,7 +22,8 @@ def _cli(script, *args, check=True):
     return json.loads(proc.stdout.strip().splitlines()[-1]) if check else proc
 
 
-TOY = ["--config.seeds.num_toy_tasks=36", "--config.shard_size=4", "--config.progress=False"]
+TOY = ["--config.seeds.num_toy_tasks=36", "--config.shard_size=4", "--config.progress=False",
+       "--config.execution.timeout_s=3"]
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer, 
 
 @pytest.fixture(scope="module")
 def executor():
-    return Executor("embedded", timeout_s=10)
+    return Executor("embedded", timeout_s=3)
 
 
 def _all_pass(executor, seeds, results):
