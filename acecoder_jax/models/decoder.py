@@ -162,7 +162,9 @@ class Attention(nnx.Module):
             self.q_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
             self.k_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
 
-    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], index):
+    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index):
+        """kv: the stacked (k, v) caches of ALL layers; this layer writes its new keys/values at
+        [layer, :, index] in place (no per-step copy of the cache) and attends over its own slice."""
         cfg, dt = self.cfg, x.dtype
         q = dense(x, self.q_proj[...].astype(dt))
         k = dense(x, self.k_proj[...].astype(dt))
@@ -175,12 +177,14 @@ class Attention(nnx.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         q = constrain(q, ("act_batch", "act_length", "act_heads", None), self.mesh)
-        if kv is not None:  # write this step's keys/values into the preallocated cache
-            k_cache, v_cache = kv
-            k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), index, axis=1)
-            v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), index, axis=1)
-            kv = (k, v)
-            k, v = k.astype(dt), v.astype(dt)
+        if kv is not None:
+            k_all, v_all = kv
+            start = (layer, 0, index, 0, 0)
+            k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), start)
+            v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), start)
+            kv = (k_all, v_all)
+            k = jax.lax.dynamic_index_in_dim(k_all, layer, axis=0, keepdims=False).astype(dt)
+            v = jax.lax.dynamic_index_in_dim(v_all, layer, axis=0, keepdims=False).astype(dt)
         out = attend(q, k, v, mask, cfg, causal_blocks=kv is None)
         out = dense(out, self.o_proj[...].astype(dt), in_dims=2)
         return out, kv
@@ -209,8 +213,8 @@ class DecoderLayer(nnx.Module):
         self.post_attn_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype=cfg.param_dtype)
         self.mlp = MLP(cfg, rngs=rngs, mesh=mesh)
 
-    def __call__(self, x, cos, sin, mask, kv, index):
-        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, index)
+    def __call__(self, x, cos, sin, mask, kv, layer, index):
+        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, layer, index)
         x = x + h
         x = x + self.mlp(self.post_attn_norm(x))
         return constrain(x, ("act_batch", "act_length", "act_embed"), self.mesh), kv
@@ -290,28 +294,22 @@ class DecoderModel(nnx.Module):
 
         graphdef, layer_state = nnx.split(self.layers)
 
-        def apply_layer(state, x, kv):
-            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, index)
+        def apply_layer(state, x, kv, layer):
+            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, layer, index)
 
         if cfg.remat != "none":
             apply_layer = jax.checkpoint(apply_layer, policy=_REMAT_POLICIES[cfg.remat])
 
-        if cfg.scan_layers:
-            def body(x, xs):
-                state, layer_kv = xs
-                x, layer_kv = apply_layer(state, x, layer_kv)
-                return x, layer_kv
+        if cfg.scan_layers:  # the cache rides in the carry so its updates stay in place
+            def body(carry, xs):
+                x, kv = carry
+                state, layer = xs
+                return apply_layer(state, x, kv, layer), None
 
-            x, kv = jax.lax.scan(body, x, (layer_state, kv))
+            (x, kv), _ = jax.lax.scan(body, (x, kv), (layer_state, jnp.arange(cfg.num_layers)))
         else:
-            new_kv = []
             for i in range(cfg.num_layers):
-                state_i = jax.tree.map(lambda a: a[i], layer_state)
-                kv_i = None if kv is None else (kv[0][i], kv[1][i])
-                x, kv_i = apply_layer(state_i, x, kv_i)
-                new_kv.append(kv_i)
-            if kv is not None:
-                kv = (jnp.stack([c[0] for c in new_kv]), jnp.stack([c[1] for c in new_kv]))
+                x, kv = apply_layer(jax.tree.map(lambda a: a[i], layer_state), x, kv, i)
 
         x = self.final_norm(x)
         if cache is not None:
