@@ -7,7 +7,8 @@ import optax
 
 def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int = 0, min_lr_ratio: float = 0.0) -> optax.Schedule:
     total_steps = max(int(total_steps), 1)
-    warmup_steps = min(max(int(warmup_steps), 0), total_steps)
+    # at least one cosine step (optax rejects an empty decay phase, e.g. 2 steps with 2 warmup)
+    warmup_steps = min(max(int(warmup_steps), 0), total_steps - 1)
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0 if warmup_steps else peak_lr,
         peak_value=peak_lr,

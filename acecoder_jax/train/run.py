@@ -1,0 +1,145 @@
+"""A training run from an ml_collections config: what launch/train_rm.py and launch/train_lm.py run.
+
+config -> (multi-host init, mesh, tokenizer, datasets, model from an HF checkpoint or a preset,
+AdamW + warmup/cosine) -> the shared loop -> HF export. The resolved config, data stats and rejects
+are written into the workdir, so a run directory says how it was made. Rerunning with the same
+workdir resumes from the latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Optional
+
+import jax
+
+from acecoder_jax.data import io
+from acecoder_jax.parallel import initialize_multihost, make_mesh
+from acecoder_jax.tokenization import load_tokenizer, save_tokenizer
+from acecoder_jax.train import data as train_data
+from acecoder_jax.train.loop import LoopOptions, TrainResult, objective as make_objective, train
+from acecoder_jax.train.optimizer import adamw, warmup_cosine
+
+CONFIG_FILE = "config.json"
+DATA_STATS_FILE = "data_stats.json"
+EXPORT_DIR = "hf"
+
+
+def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
+    d = config.data
+    if not d.train:
+        raise ValueError("config.data.train is empty: give the training files (comma-separated paths or globs)")
+
+    def load(spec: str, rejects: str):
+        kw = dict(max_length=d.max_length, truncation=d.truncation,
+                  buckets=train_data.length_buckets(d.max_length, d.num_buckets),
+                  rejects_path=io.join(workdir, rejects) if jax.process_index() == 0 else None)
+        if objective_name == "bradley_terry":
+            return train_data.load_pair_dataset(spec, tokenizer, **kw)
+        return train_data.load_sft_dataset(spec, tokenizer, template=d.template, **kw)
+
+    train_set = load(d.train, "rejects_train.jsonl")
+    stats = {"train": train_set.stats.as_dict()}
+    eval_set = None
+    if d.eval:
+        eval_set = load(d.eval, "rejects_eval.jsonl")
+        stats["eval"] = eval_set.stats.as_dict()
+    elif d.eval_fraction > 0:
+        train_set, eval_set = train_set.split_holdout(d.eval_fraction, config.seed)
+    if len(train_set) == 0:
+        raise ValueError(f"no usable training records in {d.train} (see rejects_train.jsonl): {stats['train']}")
+    stats["train_examples"] = len(train_set)
+    stats["eval_examples"] = len(eval_set) if eval_set is not None else 0
+    return train_set, eval_set, stats
+
+
+def _build_model(config, head: str, mesh, tokenizer):
+    from acecoder_jax.models import init_model, load_hf, preset
+
+    m = config.model
+    runtime = dict(remat=m.remat, scan_layers=m.scan_layers)
+    if m.init == "hf":
+        if not m.hf_path:
+            raise ValueError("config.model.init='hf' needs config.model.hf_path")
+        model, model_config = load_hf(m.hf_path, head=head, mesh=mesh, param_dtype=m.param_dtype,
+                                      compute_dtype=m.compute_dtype, seed=config.seed, **runtime)
+    elif m.init == "preset":
+        model_config = preset(m.preset, param_dtype=m.param_dtype, compute_dtype=m.compute_dtype,
+                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                              bos_token_id=tokenizer.bos_token_id, **runtime)
+        model = init_model(model_config, head=head, mesh=mesh, seed=config.seed)
+    else:
+        raise ValueError(f"config.model.init={m.init!r}; expected 'hf' or 'preset'")
+    if len(tokenizer) > model_config.vocab_size:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is "
+                         f"{model_config.vocab_size}")
+    return model, model_config
+
+
+class _DropOrbaxInfo(logging.Filter):
+    """orbax logs every save step at INFO through absl; keep its warnings, drop the chatter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
+def run_training(config, workdir: str, *, objective_name: Optional[str] = None) -> TrainResult:
+    """Runs (or resumes) the training described by `config` in `workdir`; exports HF at the end."""
+    if not workdir:
+        raise ValueError("workdir is required")
+    objective_name = objective_name or config.objective
+    if config.objective != objective_name:
+        raise ValueError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
+    initialize_multihost()
+    for handler in logging.getLogger().handlers + logging.getLogger("absl").handlers:
+        handler.addFilter(_DropOrbaxInfo())
+    io.makedirs(workdir)
+    if jax.process_index() == 0:
+        io.write_text(io.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+
+    mesh = make_mesh(tuple(config.mesh.shape))
+    tokenizer_path = config.tokenizer or config.model.hf_path
+    if not tokenizer_path:
+        raise ValueError("config.tokenizer is empty and there is no config.model.hf_path to take it from")
+    tokenizer = load_tokenizer(tokenizer_path)
+
+    objective_ = make_objective(objective_name, **config.loss.to_dict())
+    train_set, eval_set, stats = _load_datasets(config, tokenizer, workdir, objective_name)
+
+    t = config.train
+    micro = t.micro_batch or t.global_batch
+    if t.global_batch % micro:
+        raise ValueError(f"train.global_batch={t.global_batch} is not a multiple of train.micro_batch={micro}")
+    schedule = train_data.BatchSchedule(train_set, t.global_batch, seed=config.seed)
+    total = t.total_steps or max(1, math.floor(t.epochs * schedule.steps_per_epoch))
+    eval_schedule = None
+    if eval_set is not None:
+        eval_batch = min(t.eval_batch or t.global_batch, len(eval_set))
+        eval_schedule = train_data.BatchSchedule(eval_set, eval_batch, seed=config.seed, shuffle=False)
+    stats.update(total_steps=total, steps_per_epoch=schedule.steps_per_epoch, accum_steps=t.global_batch // micro)
+    if jax.process_index() == 0:
+        io.write_json(io.join(workdir, DATA_STATS_FILE), stats)
+    logging.info("data: %s", json.dumps(stats))
+
+    model, model_config = _build_model(config, objective_.head, mesh, tokenizer)
+    o = config.optim
+    warmup = int(round(o.warmup_ratio * total))
+    optimizer = adamw(o.lr, total, warmup_steps=warmup, min_lr_ratio=o.min_lr_ratio, weight_decay=o.weight_decay,
+                      b1=o.b1, b2=o.b2, clip_norm=o.clip_norm or None)
+    options = LoopOptions(total_steps=total, accum_steps=t.global_batch // micro, log_every=t.log_every,
+                          eval_every=t.eval_every, eval_batches=t.eval_batches, save_every=t.save_every,
+                          keep=t.keep, async_save=t.async_save, progress=t.progress, seed=config.seed)
+    result = train(model, optimizer, objective_, schedule, workdir, options, mesh=mesh, eval_schedule=eval_schedule,
+                   lr_schedule=warmup_cosine(o.lr, total, warmup, o.min_lr_ratio))
+
+    if config.export.enabled:
+        from acecoder_jax.models import export_hf
+
+        out = config.export.dir or io.join(workdir, EXPORT_DIR)
+        export_hf(result.model, model_config, out, dtype=config.export.dtype or None)
+        if jax.process_index() == 0:
+            save_tokenizer(tokenizer, out)
+        logging.info("exported %s model to %s", objective_.head, out)
+    return result

@@ -1,0 +1,106 @@
+"""LM fine-tuning on response tokens (launch/train_lm.py): SFT baselines and warm starts.
+
+Usage: --config=configs/lm.py:VARIANT --config.data.train=SFT.jsonl --config.x=y --workdir=DIR
+Records: {"prompt", "response"} | {"messages": [..., assistant]} | {"question", "response"
+[, "test_cases"]} (AceCoder policy prompt). The loss counts only response tokens.
+Variants:
+  sft_7b     Qwen2.5-Coder-7B(-Instruct) SFT: lr 1e-5, cosine, warmup 0.03, 1 epoch, batch 64, 2048 tokens
+  cpu_tiny   tiny random model for tests and CPU demos (set tokenizer and data.train)
+"""
+import ml_collections
+
+
+def base() -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.objective = "lm"
+    c.seed = 0
+    c.tokenizer = ""
+
+    c.model = ml_collections.ConfigDict()
+    c.model.init = "hf"
+    c.model.hf_path = ""
+    c.model.preset = "tiny"
+    c.model.param_dtype = "float32"
+    c.model.compute_dtype = "bfloat16"
+    c.model.remat = "full"
+    c.model.scan_layers = True
+
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.shape = (1, -1, 1)
+
+    c.data = ml_collections.ConfigDict()
+    c.data.train = ""
+    c.data.eval = ""
+    c.data.eval_fraction = 0.01
+    c.data.max_length = 2048
+    c.data.truncation = "left"  # left: cut the prompt's start | right: cut the response's end | drop
+    c.data.num_buckets = 4
+    c.data.template = "chat"  # chat: tokenizer chat template | plain: prompt + response + EOS
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.chunk = 512  # sequence positions per logits chunk
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.lr = 1e-5
+    c.optim.warmup_ratio = 0.03
+    c.optim.min_lr_ratio = 0.1
+    c.optim.weight_decay = 0.0
+    c.optim.b1 = 0.9
+    c.optim.b2 = 0.95
+    c.optim.clip_norm = 1.0
+
+    c.train = ml_collections.ConfigDict()
+    c.train.global_batch = 64
+    c.train.micro_batch = 16
+    c.train.epochs = 1.0
+    c.train.total_steps = 0
+    c.train.eval_batch = 0
+    c.train.eval_every = 200
+    c.train.eval_batches = 0
+    c.train.save_every = 200
+    c.train.keep = 3
+    c.train.async_save = True
+    c.train.log_every = 10
+    c.train.progress = True
+
+    c.export = ml_collections.ConfigDict()
+    c.export.enabled = True
+    c.export.dir = ""
+    c.export.dtype = "bfloat16"
+    return c
+
+
+def sft_7b() -> ml_collections.ConfigDict:
+    return base()
+
+
+def cpu_tiny() -> ml_collections.ConfigDict:
+    c = base()
+    c.model.init = "preset"
+    c.model.preset = "tiny"
+    c.model.compute_dtype = "float32"
+    c.model.remat = "none"
+    c.model.scan_layers = False
+    c.mesh.shape = (-1, 1, 1)
+    c.data.eval_fraction = 0.25
+    c.data.max_length = 128
+    c.loss.chunk = 32
+    c.optim.lr = 1e-3
+    c.train.global_batch = 16
+    c.train.micro_batch = 8
+    c.train.total_steps = 20
+    c.train.eval_every = 10
+    c.train.save_every = 10
+    c.train.log_every = 1
+    c.train.progress = False
+    c.export.dtype = "float32"
+    return c
+
+
+VARIANTS = {"sft_7b": sft_7b, "cpu_tiny": cpu_tiny}
+
+
+def get_config(variant: str = "cpu_tiny") -> ml_collections.ConfigDict:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown lm config variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return VARIANTS[variant]()

@@ -1,0 +1,283 @@
+"""Bradley-Terry reward-model training: loss/gradient vs numpy, learning on a learnable pair set,
+exact resume, gradient accumulation, data rejects, and the launch script end to end."""
+
+import json
+import os
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from acecoder_jax.data import io
+from acecoder_jax.models import init_model, preset
+from acecoder_jax.parallel import make_mesh
+from acecoder_jax.rm.loss import bradley_terry_loss
+from acecoder_jax.train import data as D
+from acecoder_jax.train import loop as L
+from acecoder_jax.train.metrics import read_metrics
+from acecoder_jax.train.optimizer import adamw, warmup_cosine
+from acecoder_jax.train.step import init_train_state, make_train_step
+from tests.train_fixtures import CACHE_ENV, compilation_cache, learnable_pairs, read_scalars, train_tokenizer
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_cache(tmp_path_factory):
+    path = str(tmp_path_factory.getbasetemp() / "jax_cache")
+    with compilation_cache(path):
+        yield path
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("tok"))
+    train_tokenizer(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tok_dir):
+    from acecoder_jax.tokenization import load_tokenizer
+
+    return load_tokenizer(tok_dir)
+
+
+@pytest.fixture(scope="module")
+def pairs_file(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("pairs") / "pairs.jsonl")
+    io.write_jsonl(path, learnable_pairs(96))
+    return path
+
+
+# ---- loss ------------------------------------------------------------------------------------
+
+
+def np_bt(rc, rr, margin, center):
+    d = rc - rr - margin
+    loss = np.mean(np.logaddexp(0.0, -d)) + center * np.mean((rc + rr) ** 2)
+    s = 1.0 / (1.0 + np.exp(-d))
+    p = len(rc)
+    g_common = -(1.0 - s) / p
+    g_center = 2.0 * center * (rc + rr) / p
+    return loss, g_common + g_center, -g_common + g_center
+
+
+@pytest.mark.parametrize("margin,center", [(0.0, 0.0), (0.5, 0.0), (0.3, 0.01)])
+def test_bt_loss_and_gradient_match_numpy(margin, center):
+    rng = np.random.RandomState(0)
+    rc, rr = rng.randn(32) * 2, rng.randn(32) * 2
+    want_loss, want_gc, want_gr = np_bt(rc, rr, margin, center)
+
+    def f(a, b):
+        return bradley_terry_loss(a, b, margin=margin, center_coef=center)[0]
+
+    loss = f(jnp.asarray(rc, jnp.float32), jnp.asarray(rr, jnp.float32))
+    gc, gr = jax.grad(f, argnums=(0, 1))(jnp.asarray(rc, jnp.float32), jnp.asarray(rr, jnp.float32))
+    np.testing.assert_allclose(float(loss), want_loss, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(gc), want_gc, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(gr), want_gr, rtol=1e-4, atol=1e-7)
+    _, m = bradley_terry_loss(jnp.asarray(rc), jnp.asarray(rr), margin=margin, center_coef=center)
+    np.testing.assert_allclose(float(m["accuracy"]), np.mean(rc > rr))
+    np.testing.assert_allclose(float(m["margin"]), np.mean(rc - rr), rtol=1e-5)
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+
+def test_pair_dataset_rejects_and_batches(tmp_path, tokenizer):
+    good = learnable_pairs(6)
+    bad = [
+        {"instruction": "q", "chosen": "", "rejected": "x"},
+        {"instruction": "q", "chosen": "same", "rejected": "same"},
+        {"instruction": "q", "chosen": "a", "rejected": "b", "chosen_pass_rate": 0.2, "rejected_pass_rate": 0.9},
+        {"instruction": "q " * 300, "chosen": "a", "rejected": "b"},
+    ]
+    path = str(tmp_path / "p.jsonl")
+    io.write_bytes(path, io.dumps_jsonl(good[:3] + bad) + b"{not json\n" + io.dumps_jsonl(good[3:]))
+    rejects = str(tmp_path / "rejects.jsonl")
+    ds = D.load_pair_dataset(path, tokenizer, max_length=64, truncation="drop", rejects_path=rejects)
+    assert len(ds) == 6
+    assert ds.stats.as_dict()["reasons"] == {"missing_field": 1, "identical_pair": 1, "pass_rate_order": 1,
+                                             "too_long": 1, "malformed_json": 1}
+    rows = io.read_jsonl(rejects)
+    assert len(rows) == 5 and all(r["source"] == path and r["row"] > 0 for r in rows)
+    batch = ds.batch([0, 1, 2])
+    assert batch["chosen_ids"].shape == batch["rejected_ids"].shape
+    assert batch["chosen_ids"].shape[1] in ds.buckets
+    # left padded: every row ends with a real token; the pad id fills the left
+    assert batch["chosen_mask"][:, -1].all() and batch["rejected_mask"][:, -1].all()
+    text = tokenizer.decode(batch["chosen_ids"][0][batch["chosen_mask"][0] == 1])
+    assert good[0]["chosen"] in text and good[0]["instruction"] in text
+
+
+def test_schedule_is_a_pure_function_of_seed_and_step(tokenizer, pairs_file):
+    ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
+    a, b = D.BatchSchedule(ds, 16, seed=3), D.BatchSchedule(ds, 16, seed=3)
+    seen = np.concatenate([a.indices(s) for s in range(a.steps_per_epoch)])
+    assert sorted(seen) == list(range(a.steps_per_epoch * 16))  # one epoch visits each example once
+    for step in (0, 5, 6, 13):  # any order of asking gives the same batch
+        np.testing.assert_array_equal(a.indices(step), b.indices(step))
+    assert not np.array_equal(a.indices(0), a.indices(a.steps_per_epoch))  # next epoch reshuffles
+    assert not np.array_equal(a.indices(0), D.BatchSchedule(ds, 16, seed=4).indices(0))
+    with pytest.raises(ValueError, match="fewer than one global batch"):
+        D.BatchSchedule(ds, 1000)
+
+
+# ---- training --------------------------------------------------------------------------------
+
+
+BUCKETS = (128,)  # one padded shape: one compile per step function
+
+
+def _train(tokenizer, pairs_file, workdir, *, steps, accum=1, hooks=(), save_every=0, lr=1e-3, eval_every=0):
+    ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
+    train, held = ds.split_holdout(0.25, seed=0)
+    mesh = make_mesh((-1, 1, 1))
+    model = init_model(preset("tiny"), head="reward", mesh=mesh, seed=0)
+    opt = adamw(lr, steps, warmup_steps=2)
+    options = L.LoopOptions(total_steps=steps, accum_steps=accum, log_every=1, eval_every=eval_every,
+                            save_every=save_every, progress=False, async_save=True)
+    return L.train(model, opt, L.objective("bradley_terry"), D.BatchSchedule(train, 16, seed=0), workdir, options,
+                   mesh=mesh, eval_schedule=D.BatchSchedule(held, 8, shuffle=False),
+                   lr_schedule=warmup_cosine(lr, steps, 2), hooks=hooks)
+
+
+def test_loss_falls_and_accuracy_rises_on_learnable_pairs(tmp_path, tokenizer, pairs_file):
+    result = _train(tokenizer, pairs_file, str(tmp_path), steps=24, eval_every=8)
+    losses = [r["loss"] for r in result.history]
+    acc = [r["accuracy"] for r in result.history]
+    evals = [(r["step"], round(r["loss"], 4), r["accuracy"]) for r in result.evals]
+    print("train loss", [round(x, 4) for x in losses])
+    print("train accuracy", acc)
+    print("held-out (step, loss, accuracy)", evals)
+    assert np.mean(losses[:3]) > 0.5 and np.mean(losses[-3:]) < 0.1
+    assert np.mean(losses[-3:]) < 0.2 * np.mean(losses[:3])
+    assert np.mean(acc[:3]) < 0.8 and min(acc[-3:]) == 1.0
+    assert result.evals[-1]["accuracy"] >= 0.9 and result.evals[-1]["loss"] < result.evals[0]["loss"] or \
+        result.evals[0]["accuracy"] == 1.0
+    assert [r["step"] for r in result.evals] == [8, 16, 24]
+    # metrics.jsonl and TensorBoard hold the same numbers
+    rows = read_metrics(str(tmp_path), "train")
+    assert [r["loss"] for r in rows] == losses
+    tb = read_scalars(str(tmp_path / "tensorboard"))
+    np.testing.assert_allclose([v for _, v in tb["train/loss"]], losses, rtol=1e-6)
+    assert [s for s, _ in tb["eval/accuracy"]] == [8, 16, 24]
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_resume_after_interruption_reproduces_losses_exactly(tmp_path, tokenizer, pairs_file):
+    steps = 8
+    full = _train(tokenizer, pairs_file, str(tmp_path / "full"), steps=steps, accum=2, save_every=3)
+
+    def crash(step, state, row):
+        if step == 5:  # after the step-3 checkpoint, before the step-6 one
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        _train(tokenizer, pairs_file, str(tmp_path / "cut"), steps=steps, accum=2, save_every=3, hooks=[crash])
+    assert [r["step"] for r in read_metrics(str(tmp_path / "cut"), "train")] == [1, 2, 3, 4, 5]
+    resumed = _train(tokenizer, pairs_file, str(tmp_path / "cut"), steps=steps, accum=2, save_every=3)
+    assert resumed.resumed_from == 3
+    assert [r["step"] for r in resumed.history] == [4, 5, 6, 7, 8]
+    want = [r["loss"] for r in full.history]
+    got = [r["loss"] for r in read_metrics(str(tmp_path / "cut"), "train")]
+    print("uninterrupted", want)
+    print("resumed      ", got)
+    assert got == want  # bit-identical floats, steps 4..8 recomputed after the restore
+    for a, b in zip(jax.tree.leaves(full.state.params), jax.tree.leaves(resumed.state.params)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # a finished run resumes into a no-op
+    again = _train(tokenizer, pairs_file, str(tmp_path / "cut"), steps=steps, accum=2, save_every=3)
+    assert again.resumed_from == steps and again.history == []
+
+
+def test_resume_refuses_a_different_data_setup(tmp_path, tokenizer, pairs_file):
+    _train(tokenizer, pairs_file, str(tmp_path), steps=2)
+    ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
+    model = init_model(preset("tiny"), head="reward", seed=0)
+    with pytest.raises(ValueError, match="different data setup"):
+        L.train(model, adamw(1e-3, 4), L.objective("bradley_terry"), D.BatchSchedule(ds, 16, seed=1), str(tmp_path),
+                L.LoopOptions(total_steps=4, progress=False))
+
+
+def test_gradient_accumulation_equals_big_batch_step(tokenizer, pairs_file):
+    ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
+    batch = ds.batch(range(16))
+    mesh = make_mesh((-1, 1, 1))
+    obj = L.objective("bradley_terry", margin=0.1, center_coef=0.01)
+    params = []
+    for accum in (1, 4):
+        model = init_model(preset("tiny"), head="reward", mesh=mesh, seed=0)
+        opt = adamw(1e-3, 10, clip_norm=None)
+        graphdef, state = init_train_state(model, opt)
+        state = L._state_on_mesh(state, mesh)
+        sharding = L.batch_sharding(mesh, 16)
+        step = make_train_step(graphdef, obj.loss_fn, opt, state_sharding=jax.tree.map(lambda x: x.sharding, state),
+                               batch_sharding=sharding, accum_steps=accum)
+        state, metrics = step(state, L.place_batch(batch, sharding))
+        params.append((jax.tree.leaves(state.params), float(metrics["loss"]), float(metrics["grad_norm"])))
+    (p1, l1, g1), (p4, l4, g4) = params
+    np.testing.assert_allclose(l4, l1, rtol=1e-5)
+    np.testing.assert_allclose(g4, g1, rtol=1e-4)
+    for a, b in zip(p1, p4):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=5e-6)  # Adam steps ~1e-3
+
+
+def test_objective_and_head_must_agree(tmp_path, tokenizer, pairs_file):
+    ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
+    with pytest.raises(ValueError, match="head='reward'"):
+        L.train(init_model(preset("tiny"), head="lm"), adamw(1e-3, 2), L.objective("bradley_terry"),
+                D.BatchSchedule(ds, 16), str(tmp_path), L.LoopOptions(total_steps=2, progress=False))
+    with pytest.raises(KeyError, match="unknown objective"):
+        L.objective("dpo")
+
+
+# ---- entry point -----------------------------------------------------------------------------
+
+
+def test_train_rm_launch_end_to_end(tmp_path, tok_dir, pairs_file, jax_cache):
+    import torch
+    import transformers
+
+    workdir = tmp_path / "run"
+    cmd = [sys.executable, os.path.join(REPO, "launch", "train_rm.py"),
+           f"--config={os.path.join(REPO, 'configs', 'rm.py')}:cpu_tiny", f"--config.tokenizer={tok_dir}",
+           f"--config.data.train={pairs_file}", "--config.train.total_steps=12", "--config.train.save_every=6",
+           "--config.train.eval_every=6", "--config.data.num_buckets=1", f"--workdir={workdir}"]
+    env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=jax_cache, **CACHE_ENV)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=str(tmp_path), env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    config = json.loads((workdir / "config.json").read_text())
+    assert config["objective"] == "bradley_terry" and config["train"]["total_steps"] == 12
+    stats = json.loads((workdir / "data_stats.json").read_text())
+    assert stats["train_examples"] + stats["eval_examples"] == 96 and stats["accum_steps"] == 2
+    rows = read_metrics(str(workdir))
+    assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, 13))
+    assert [r["step"] for r in rows if r["split"] == "eval"] == [6, 12]
+    assert "train/loss" in read_scalars(str(workdir / "tensorboard"))
+    assert sorted(os.listdir(workdir / "checkpoints")) == ["12", "6"]
+
+    # the exported RM loads in transformers and ranks held-out-style pairs it never saw
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(str(workdir / "hf")).eval()
+    tok = transformers.AutoTokenizer.from_pretrained(str(workdir / "hf"))
+    from acecoder_jax.prompts import reward_model_text
+
+    fresh = learnable_pairs(16, seed=123)
+    wins = 0
+    for r in fresh:
+        scores = []
+        for side in ("chosen", "rejected"):
+            ids = tok(reward_model_text(tok, r["instruction"], r[side]), add_special_tokens=False,
+                      return_tensors="pt")["input_ids"]
+            with torch.no_grad():
+                scores.append(float(hf(input_ids=ids).logits[0, 0]))
+        wins += scores[0] > scores[1]
+    print("exported RM accuracy on fresh pairs", wins / len(fresh))
+    assert wins / len(fresh) >= 0.8
