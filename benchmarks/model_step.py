@@ -124,11 +124,11 @@ def main():
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--dtype", default="float32", help="compute dtype (params stay fp32)")
     ap.add_argument("--remat", default="none")
+    ap.add_argument("--attention_impl", default="", help="'' (XLA picks), xla, cudnn")
     ap.add_argument("--device_only", action="store_true", help="skip the PyTorch side (accelerator MFU run)")
     args = ap.parse_args()
 
-    cfg = preset(args.preset, compute_dtype=args.dtype, remat=args.remat,
-                 attention_impl="cudnn" if jax.default_backend() == "gpu" and args.dtype == "bfloat16" else None)
+    cfg = preset(args.preset, compute_dtype=args.dtype, remat=args.remat, attention_impl=args.attention_impl or None)
     rng = np.random.RandomState(0)
     batch = make_batch(rng, args.pairs, args.seq, cfg.vocab_size)
     tokens = 2 * args.pairs * args.seq
@@ -155,7 +155,8 @@ def main():
     out = {
         "backend": jax.default_backend(),
         "device": jax.devices()[0].device_kind,
-        "preset": args.preset, "dtype": args.dtype, "tokens_per_step": tokens,
+        "preset": args.preset, "dtype": args.dtype, "attention_impl": args.attention_impl or "auto",
+        "remat": args.remat, "tokens_per_step": tokens,
         "jax_step_s": round(j, 4),
         "jax_tokens_per_s": round(tokens / j, 1),
         "model_tflops_per_s": round(flops / j / 1e12, 3),
