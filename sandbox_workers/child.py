@@ -180,6 +180,14 @@ def serve(sock: socket.socket) -> None:
     os._exit(0)
 
 
+def warm_up() -> None:
+    """Run the child's own code paths once in the zygote, so lazily built state (encoder,
+    compiler caches) is made there once instead of in every child."""
+    program = _Program()
+    program.load("def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None]\n")
+    plain_data.loads(program.run_calls(["_warm(1)", "_warm(None)"]))
+
+
 def reopen_std_streams() -> None:
     """Rebind sys.std* to fds 0-2 (the capture file), dropping buffers inherited from the zygote."""
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")

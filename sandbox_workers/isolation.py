@@ -136,36 +136,53 @@ def setup_zygote_namespaces() -> dict:
     return report
 
 
-def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64) -> None:
-    """Apply rlimits with hard == soft so the program cannot raise them back."""
-    limits = [
-        (resource.RLIMIT_AS, memory_mb * 1024 * 1024),
-        (resource.RLIMIT_CPU, cpu_s),
-        (resource.RLIMIT_FSIZE, file_mb * 1024 * 1024),
-        (resource.RLIMIT_NOFILE, max_files),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, 1),  # counts threads too: no new processes or threads
-    ]
-    if hasattr(resource, "RLIMIT_MEMLOCK"):
-        limits.append((resource.RLIMIT_MEMLOCK, 0))
-    for which, value in limits:
+def _hard_caps() -> dict:
+    caps = {}
+    for which in _LIMITED:
         _, hard = resource.getrlimit(which)
+        caps[which] = hard
+    return caps
+
+
+_LIMITED = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE,
+            resource.RLIMIT_CORE, resource.RLIMIT_NPROC) + (
+            (resource.RLIMIT_MEMLOCK,) if hasattr(resource, "RLIMIT_MEMLOCK") else ())
+
+
+def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64,
+               hard_caps: dict | None = None) -> None:
+    """Apply rlimits with hard == soft so the program cannot raise them back.
+
+    `hard_caps` (the current hard limits, as _hard_caps() reads them) saves a child the reads
+    when its zygote already made them; a limit is never set above its hard cap.
+    """
+    values = (memory_mb * 1024 * 1024, cpu_s, file_mb * 1024 * 1024, max_files, 0,
+              1,  # RLIMIT_NPROC counts threads too: no new processes or threads
+              0)
+    caps = hard_caps or _hard_caps()
+    for which, value in zip(_LIMITED, values):
+        hard = caps[which]
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
 
 
-_prepared_pid: int | None = None  # the process prepare_zygote_process() ran in
+_prepared: tuple[int, str | None] | None = None  # (pid, workdir) of a prepared zygote
+_prepared_caps: dict | None = None
+_prctl = _libc.prctl
+_prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
 
-def prepare_zygote_process() -> None:
+def prepare_zygote_process(workdir: str | None = None, path_map: dict | None = None) -> None:
     """Per-process state every child would otherwise set itself, done once in the zygote.
 
     A new session here (not per child: with scheduler autogroups, setsid costs about a
     millisecond) detaches the zygote and all its children from any controlling terminal; a child
     is never a session leader, so it cannot acquire one. Children inherit the signal
-    dispositions and the scrubbed environment below.
+    dispositions, the scrubbed environment (HOME/TMPDIR = `workdir`, the one path each child's
+    fresh private directory is created at) and the import path rewritten through `path_map`.
     """
+    global _prepared, _prepared_caps
     try:
         os.setsid()
     except PermissionError:  # already a session leader
@@ -175,33 +192,35 @@ def prepare_zygote_process() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
     os.environ.clear()
     os.environ.update(CHILD_ENV)
-    global _prepared_pid
-    _prepared_pid = os.getpid()
+    if workdir is not None:
+        os.environ.update(HOME=workdir, TMPDIR=workdir)
+        tempfile.tempdir = workdir
+    if path_map:
+        sys.path[:] = [path_map.get(p, p) for p in sys.path]
+        sys.path_importer_cache.clear()
+    # Inherited by every child and irrevocable; the zygote itself never execs.
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    _prepared_caps = _hard_caps()
+    _prepared = (os.getpid(), workdir)
 
 
 def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
                   file_mb: int, path_map: dict | None = None) -> None:
     """Run in the freshly forked child before any untrusted code; raises on failure.
 
-    When forked from a zygote that ran prepare_zygote_process(), only the per-child steps run;
-    otherwise the child prepares itself (and so gets a session of its own).
+    When forked from a zygote prepared for this `workdir`, only the per-child steps run;
+    otherwise the child prepares itself first (and so gets a session of its own).
     """
-    if _prepared_pid == parent_pid:
+    if _prepared == (parent_pid, workdir):
         os.setpgid(0, 0)  # its own process group, killed as a whole; the session is the zygote's
     else:
-        prepare_zygote_process()
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+        prepare_zygote_process(workdir, path_map)
+    _check(_prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
     if os.getppid() != parent_pid:
         os._exit(70)
-    if path_map:
-        sys.path[:] = [path_map.get(p, p) for p in sys.path]
-        sys.path_importer_cache.clear()
     os.chdir(workdir)
-    os.environ["HOME"] = os.environ["TMPDIR"] = workdir
-    tempfile.tempdir = workdir
-    set_limits(memory_mb, cpu_s, file_mb)
+    set_limits(memory_mb, cpu_s, file_mb, hard_caps=_prepared_caps)
     if uid is not None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")

@@ -16,6 +16,8 @@ import json
 MAX_DEPTH = 64
 MAX_NODES = 1_000_000
 MAX_BYTES = 16 * 1024 * 1024
+# Built once: json.dumps / json.loads with options construct a new encoder / decoder per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 class NotPlainData(ValueError):
@@ -57,7 +59,7 @@ def to_plain(value, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES):
 def dumps(value, *, max_bytes: int = MAX_BYTES) -> str:
     """Encode a value to tagged JSON text bounded by `max_bytes`."""
     try:
-        text = json.dumps(to_plain(value), separators=(",", ":"))
+        text = _ENCODER.encode(to_plain(value))
     except NotPlainData:
         raise
     except (ValueError, RecursionError, OverflowError) as e:  # e.g. int above the digit limit
@@ -95,12 +97,17 @@ def _untag(obj: dict):
     raise NotPlainData(f"unknown tag {tag!r:.40}")
 
 
+_DECODER = json.JSONDecoder(object_hook=_untag)
+
+
 def loads(text: str | bytes):
     """Rebuild a plain value from tagged JSON; raise NotPlainData on anything malformed."""
     if len(text) > MAX_BYTES + 1024:
         raise NotPlainData(f"message of {len(text)} bytes is over the limit")
     try:
-        return json.loads(text, object_hook=_untag)
+        if isinstance(text, (bytes, bytearray)):
+            text = text.decode("utf-8")
+        return _DECODER.decode(text)
     except NotPlainData:
         raise
     except (ValueError, RecursionError, TypeError) as e:

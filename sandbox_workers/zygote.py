@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import tempfile
 
 from sandbox_workers import child, isolation
 
@@ -32,14 +33,42 @@ def _rmtree(path: str) -> None:
     shutil.rmtree(path, onerror=force)
 
 
-def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counter: int,
-           path_map: dict) -> None:
-    workdir = os.path.join(root, f"j{counter}")
-    os.mkdir(workdir, 0o700)
-    out_path = os.path.join(root, f"j{counter}.out")
-    out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+def _remove_dir(path: str) -> None:
+    try:
+        os.rmdir(path)  # the common case: the program left nothing behind
+    except FileNotFoundError:
+        pass
+    except OSError:
+        _rmtree(path)
+
+
+def _fresh_dir(path: str, uid: int | None, counter: int) -> None:
+    """Create the child's private directory at `path`, moving aside anything left there."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        _remove_dir(path)
+        if os.path.lexists(path):  # could not be removed: keep it out of the way for good
+            os.rename(path, f"{path}.stale{counter}")
+        os.mkdir(path, 0o700)
     if uid is not None:
-        os.chown(workdir, uid, uid)
+        os.chown(path, uid, uid)
+
+
+def _capture_file(root: str) -> int:
+    """An unnamed file for the child's stdout/stderr (size-bounded by RLIMIT_FSIZE)."""
+    try:
+        return os.open(root, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (OSError, AttributeError):  # no O_TMPFILE on this filesystem: a name, unlinked at once
+        fd, path = tempfile.mkstemp(dir=root)
+        os.unlink(path)
+        return fd
+
+
+def _spawn(ctl: socket.socket, request: dict, root: str, workdir: str, uid: int | None, counter: int,
+           path_map: dict) -> None:
+    _fresh_dir(workdir, uid, counter)
+    out_fd = _capture_file(root)
     s_end, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     zygote_pid = os.getpid()
     pid = os.fork()
@@ -62,7 +91,6 @@ def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counte
         except BaseException:  # noqa: BLE001
             pass
         os._exit(71)
-    os.close(out_fd)
     c_end.close()
     socket.send_fds(ctl, [json.dumps({"pid": pid}).encode()], [s_end.fileno()])
     s_end.close()
@@ -77,13 +105,13 @@ def _spawn(ctl: socket.socket, request: dict, root: str, uid: int | None, counte
     else:
         report["exit_code"] = os.WEXITSTATUS(status)
     try:
-        if os.path.getsize(out_path):
-            with open(out_path, "rb") as f:
-                report["output"] = f.read(OUTPUT_HEAD_BYTES).decode("utf-8", "replace")
-        os.unlink(out_path)
+        head = os.pread(out_fd, OUTPUT_HEAD_BYTES, 0)
+        if head:
+            report["output"] = head.decode("utf-8", "replace")
     except OSError:
         pass
-    _rmtree(workdir)
+    os.close(out_fd)
+    _remove_dir(workdir)
     ctl.send(json.dumps(report).encode())
 
 
@@ -95,7 +123,11 @@ def serve(ctl: socket.socket, slot: int) -> None:
     os.dup2(null_fd, 1)  # the supervisor's stdout is its result channel: never share it
     os.close(null_fd)
     report = isolation.setup_zygote_namespaces()
-    isolation.prepare_zygote_process()
+    root = report["sandbox_root"]
+    workdir = os.path.join(root, "w")  # one child at a time: the same path, recreated for each
+    path_map = report.get("path_map") or {}
+    isolation.prepare_zygote_process(workdir, path_map)
+    child.warm_up()
     gc.freeze()  # children's collections never walk (and copy-on-write) the zygote's objects
     uid = isolation.SANDBOX_UID_BASE + slot if report["uid_drop"] else None
     report["uid"] = uid
@@ -107,7 +139,6 @@ def serve(ctl: socket.socket, slot: int) -> None:
             os._exit(0)
         counter += 1
         try:
-            _spawn(ctl, json.loads(data), report["sandbox_root"], uid, counter,
-                   report.get("path_map") or {})
+            _spawn(ctl, json.loads(data), root, workdir, uid, counter, path_map)
         except Exception as e:  # noqa: BLE001 - report and keep serving
             ctl.send(json.dumps({"spawn_error": f"{type(e).__name__}: {e}"}).encode())
