@@ -86,7 +86,6 @@ def _spawn(ctl: socket.socket, request: dict, root: str, workdir: str, uid: int 
             isolation.confine_child(workdir=workdir, uid=uid, parent_pid=zygote_pid,
                                     memory_mb=int(request["memory_mb"]), cpu_s=int(request["cpu_s"]),
                                     file_mb=int(request.get("file_mb", 16)), path_map=path_map)
-            child.reopen_std_streams()
             child.serve(socket.socket(fileno=3))
         except BaseException:  # noqa: BLE001
             pass
@@ -127,6 +126,9 @@ def serve(ctl: socket.socket, slot: int) -> None:
     workdir = os.path.join(root, "w")  # one child at a time: the same path, recreated for each
     path_map = report.get("path_map") or {}
     isolation.prepare_zygote_process(workdir, path_map)
+    # Text streams over fds 0-2, made once: each child dups its capture file onto fds 1 and 2
+    # before any code runs, and the zygote never writes, so no buffered output is inherited.
+    child.reopen_std_streams()
     child.warm_up()
     gc.freeze()  # children's collections never walk (and copy-on-write) the zygote's objects
     uid = isolation.SANDBOX_UID_BASE + slot if report["uid_drop"] else None
