@@ -337,3 +337,38 @@ def test_bf16_compute_trains(tmp_path, tokenizer, pairs_file):
     print("bf16 loss", [round(x, 3) for x in losses])
     assert all(np.isfinite(losses)) and np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])
     assert jax.tree.leaves(result.state.params)[0].dtype == jnp.float32  # params stay fp32
+
+
+def test_run_training_from_an_hf_causal_lm_checkpoint(tmp_path, tok_dir, pairs_file):
+    """model.init='hf': a *ForCausalLM checkpoint gets a fresh reward head, trains, exports as
+    *ForSequenceClassification whose backbone is the trained one."""
+    import importlib.util
+
+    import torch
+    import transformers
+
+    from acecoder_jax.train.run import run_training
+
+    torch.manual_seed(0)
+    hf_cfg = transformers.Qwen2Config(vocab_size=512, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                                      pad_token_id=0, eos_token_id=3, bos_token_id=2)
+    transformers.Qwen2ForCausalLM(hf_cfg).save_pretrained(str(tmp_path / "base"))
+    spec = importlib.util.spec_from_file_location("rm_config", os.path.join(REPO, "configs", "rm.py"))
+    cfg = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cfg)
+    c = cfg.get_config("cpu_tiny")
+    c.model.init, c.model.hf_path, c.tokenizer = "hf", str(tmp_path / "base"), tok_dir
+    c.data.train, c.data.num_buckets = pairs_file, 1
+    c.train.total_steps, c.train.save_every, c.train.eval_every = 4, 0, 0
+    c.mesh.shape = (2, 2, 2)
+    result = run_training(c, str(tmp_path / "run"), objective_name="bradley_terry")
+    assert [r["step"] for r in result.history] == [1, 2, 3, 4] and len(result.evals) == 1
+    assert os.listdir(tmp_path / "run" / "checkpoints") == ["4"]
+    exported = transformers.AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "run" / "hf"))
+    base = transformers.Qwen2ForCausalLM.from_pretrained(str(tmp_path / "base"))
+    w_new = exported.model.layers[0].mlp.up_proj.weight.detach().numpy()
+    w_old = base.model.layers[0].mlp.up_proj.weight.detach().numpy()
+    assert w_new.shape == w_old.shape and not np.allclose(w_new, w_old)
+    with pytest.raises(ValueError, match="entry point trains"):
+        run_training(c, str(tmp_path / "other"), objective_name="lm")

@@ -94,7 +94,8 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
         raise ValueError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
     initialize_multihost()
     for handler in logging.getLogger().handlers + logging.getLogger("absl").handlers:
-        handler.addFilter(_DropOrbaxInfo())
+        if not any(isinstance(f, _DropOrbaxInfo) for f in handler.filters):
+            handler.addFilter(_DropOrbaxInfo())
     io.makedirs(workdir)
     if jax.process_index() == 0:
         io.write_text(io.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
