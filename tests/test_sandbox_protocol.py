@@ -1,0 +1,123 @@
+"""The batched child protocol: eager tests go to the child in one plan, replies stream back per
+test, and the result must equal one-call-at-a-time semantics (call order, skipped calls,
+per-test deadlines, errors mid-test) while a hostile child still cannot pass anything."""
+import pytest
+
+from sandbox_workers import SandboxPool
+from sandbox_workers.assert_split import split_assert
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.mark.parametrize("test, eager", [
+    ("assert f(1) == 2", True),
+    ("assert f(1) < g(2)", True),
+    ("assert math.isclose(f(1), 2) and True", True),
+    ("assert sorted(f(1), key=abs) == [g(0)]", True),
+    ("assert Solution().m('ab') == 'ba'", True),
+    ("assert 1 + 1 == 2", True),
+    ("assert f(1) == 2 and g(2) == 3", False),   # short-circuit
+    ("assert f(1) or g(2)", False),
+    ("assert 0 < f(1) < g(2)", False),           # chained comparison stops early
+    ("assert (f(1) if x else g(2))", False),
+    ("assert {f(1): g(2)} == {}", False),        # keys and values interleave
+    ("assert all(f(i) for i in range(3))", False),
+    ("assert list(map(lambda v: f(v), [1])) == [2]", False),
+])
+def test_eager_classification(test, eager):
+    assert split_assert(test).eager is eager
+
+
+@pytest.fixture(scope="module")
+def pool():
+    with SandboxPool(2) as p:
+        yield p
+
+
+def run_one(pool, program, tests, **extra):
+    job = {"id": "j", "program": program, "tests": tests, "details": True, **extra}
+    (result,) = list(pool.run([job]))
+    return result
+
+
+COUNTER = """
+calls = []
+def f(x):
+    calls.append(x)
+    return len(calls)
+def fails(x):
+    calls.append(-x)
+    raise ValueError('no')
+def log():
+    return list(calls)
+def true():
+    return True
+"""
+
+
+def test_calls_run_in_sequential_order_and_skipped_calls_never_run(pool):
+    tests = [
+        "assert f(1) == 1",
+        "assert true() or f(99)",            # interactive: f(99) must not run
+        "assert f(2) + f(3) == 5",           # eager, two calls in order
+        "assert fails(4) == f(98)",          # eager: the call after the failing one must not run
+        "assert log() == [1, 2, 3, -4]",
+        "assert all(f(i) > 0 for i in (5, 6))",  # interactive with bindings
+        "assert log() == [1, 2, 3, -4, 5, 6]",
+    ]
+    result = run_one(pool, COUNTER, tests)
+    assert result["status"] == "ok", result
+    assert result["outcomes"] == ["pass", "pass", "pass", "error", "pass", "pass", "pass"], result
+    assert "ValueError" in result["messages"][3]
+
+
+def test_timeout_is_attributed_to_the_hanging_test(pool):
+    program = "import time\ndef f(x):\n    if x == 3:\n        time.sleep(60)\n    return x\n"
+    tests = ["assert f(1) == 1", "assert f(2) == 2", "assert f(3) == 3", "assert f(4) == 4"]
+    result = run_one(pool, program, tests, timeout_s=0.5)
+    assert result["status"] == "timeout"
+    assert result["outcomes"] == ["pass", "pass", "timeout", "not_run"]
+    assert result["duration_s"] < 5
+
+
+def test_each_test_gets_its_own_deadline(pool):
+    # Five tests of 0.3 s each under a 0.5 s per-test limit: 1.5 s in all, yet nothing times out.
+    program = "import time\ndef f(x):\n    time.sleep(0.3)\n    return x\n"
+    result = run_one(pool, program, [f"assert f({i}) == {i}" for i in range(5)], timeout_s=0.5)
+    assert result["status"] == "ok" and result["pass_rate"] == 1.0, result
+
+
+def test_not_plain_in_second_call_fails_only_that_test(pool):
+    program = "def f(x):\n    return x\ndef g(x):\n    return object()\n"
+    tests = ["assert f(1) == g(1)", "assert f(2) == 2"]
+    result = run_one(pool, program, tests)
+    assert result["outcomes"] == ["fail", "pass"], result
+    assert "not plain" in result["messages"][0]
+
+
+def test_child_trickling_a_frame_still_times_out(pool):
+    # A header that promises a frame, then one byte at a time: the deadline must still hold.
+    program = ("import os, struct, time\ndef f(x):\n    os.write(3, struct.pack('>I', 1000))\n"
+               "    for _ in range(10000):\n        os.write(3, b' ')\n        time.sleep(0.02)\n")
+    result = run_one(pool, program, ["assert f(1) == 1", "assert f(2) == 2"], timeout_s=0.5)
+    assert result["status"] == "timeout"
+    assert result["outcomes"] == ["timeout", "not_run"]
+    assert result["duration_s"] < 5
+
+
+def test_forged_replies_in_the_new_format_pass_nothing(pool):
+    # The child may claim any plain values for any test, but never learns the expected ones.
+    program = ("import os, json, struct\ndef f(x):\n    for _ in range(3):\n"
+               "        body = json.dumps(['v', [123]]).encode()\n"
+               "        os.write(3, struct.pack('>I', len(body)) + body)\n    return 0\n")
+    result = run_one(pool, program, ["assert f(1) == 987654321", "assert f(2) == 987654321",
+                                     "assert f(3) == 987654321"])
+    assert "pass" not in result["outcomes"], result
+
+
+def test_many_tests_span_several_plan_frames(pool):
+    arg = "x" * 300_000
+    tests = [f"assert f('{arg}') == {300_000 + i}" for i in range(12)]  # ~3.6 MB of call sources
+    result = run_one(pool, "def f(s):\n    return len(s)\n", tests)
+    assert result["status"] == "ok", result.get("error")
+    assert result["outcomes"] == ["pass"] + ["fail"] * 11
