@@ -177,6 +177,7 @@ def test_lm_loss_falls_on_a_learnable_task(tmp_path, tokenizer, sft_file):
     assert result.history[-1]["token_accuracy"] > result.history[0]["token_accuracy"]
 
 
+@pytest.mark.slow
 def test_train_lm_launch_end_to_end(tmp_path, tok_dir, sft_file, jax_cache):
     import torch
     import transformers

@@ -242,6 +242,7 @@ def test_objective_and_head_must_agree(tmp_path, tokenizer, pairs_file):
 # ---- entry point -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_train_rm_launch_end_to_end(tmp_path, tok_dir, pairs_file, jax_cache):
     import torch
     import transformers
@@ -339,6 +340,7 @@ def test_bf16_compute_trains(tmp_path, tokenizer, pairs_file):
     assert jax.tree.leaves(result.state.params)[0].dtype == jnp.float32  # params stay fp32
 
 
+@pytest.mark.slow
 def test_run_training_from_an_hf_causal_lm_checkpoint(tmp_path, tok_dir, pairs_file):
     """model.init='hf': a *ForCausalLM checkpoint gets a fresh reward head, trains, exports as
     *ForSequenceClassification whose backbone is the trained one."""
