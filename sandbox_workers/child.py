@@ -4,10 +4,12 @@ Everything here runs after confinement, in a process the program controls once i
 so nothing it sends is believed beyond "this is a plain value" (see plain_data).
 
 Protocol (frames, see frames.py). The supervisor first sends the whole plan, which the child
-reads completely before any program code runs: a head frame {"program", "parts"} and `parts`
-frames {"tests": [...]}, one entry per test that calls into the program, in test order: a list
-of call-site sources (an eager test: evaluate them all, in order) or null (an interactive test:
-serve {"op": "call", "expr", "bind"} frames until {"op": "next"}). The child answers the load and
+reads completely before any program code runs: a JSON head frame {"program", "parts"} and
+`parts` marshal frames, each a list with one entry per test that calls into the program, in test
+order: a list of call-site code objects (an eager test: evaluate them all, in order) or None (an
+interactive test: serve {"op": "call", "expr", "bind"} frames until {"op": "next"}). The code
+objects are compiled by the supervisor from sources it produced itself (trusted data, cached
+across jobs that share tests), so children skip the compiler. The child answers the load and
 then every test (or interactive call) as soon as it completes, so the supervisor's per-test
 deadlines attribute a hang to the right test. Replies are tagged plain-data JSON arrays:
 
@@ -24,6 +26,7 @@ import builtins
 import importlib
 import io
 import json
+import marshal
 import os
 import socket
 import sys
@@ -87,10 +90,14 @@ class _Program:
             return _failure("raise", e)
         return '["ok"]'
 
-    def evaluate(self, source: str, bindings: dict):
-        code = self.compiled.get(source)
-        if code is None:
-            code = self.compiled[source] = compile(source, "<test>", "eval")
+    def evaluate(self, source, bindings: dict):
+        """Evaluate a call site given as a code object or as source text."""
+        if type(source) is str:
+            code = self.compiled.get(source)
+            if code is None:
+                code = self.compiled[source] = compile(source, "<test>", "eval")
+        else:
+            code = source
         namespace = self.namespace
         saved = {name: namespace[name] for name in bindings if name in namespace}
         namespace.update(bindings)
@@ -135,7 +142,7 @@ def _read_plan(sock: socket.socket) -> tuple[str, list]:
     head = frames.recv_frame(sock)
     plan: list = []
     for _ in range(int(head["parts"])):
-        plan.extend(frames.recv_frame(sock)["tests"])
+        plan.extend(marshal.loads(frames.recv_payload(sock)))
     return head["program"], plan
 
 
@@ -185,7 +192,8 @@ def warm_up() -> None:
     compiler caches) is made there once instead of in every child."""
     program = _Program()
     program.load("def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None]\n")
-    plain_data.loads(program.run_calls(["_warm(1)", "_warm(None)"]))
+    calls = marshal.loads(marshal.dumps([compile("_warm(1)", "<test>", "eval"), "_warm(None)"]))
+    plain_data.loads(program.run_calls(calls))
 
 
 def reopen_std_streams() -> None:

@@ -54,12 +54,17 @@ def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
     return bytes(buf)
 
 
-def recv_frame(sock: socket.socket, deadline: float | None = None, max_bytes: int = MAX_FRAME):
-    """Read one frame; `deadline` is a time.monotonic() value or None to block."""
+def recv_payload(sock: socket.socket, deadline: float | None = None, max_bytes: int = MAX_FRAME) -> bytes:
+    """Read one frame's raw payload; `deadline` is a time.monotonic() value or None to block."""
     (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline))
     if length > max_bytes:
         raise FrameError(f"frame of {length} bytes is over the {max_bytes} limit")
-    payload = _recv_exact(sock, length, deadline)
+    return _recv_exact(sock, length, deadline)
+
+
+def recv_frame(sock: socket.socket, deadline: float | None = None, max_bytes: int = MAX_FRAME):
+    """Read one JSON-object frame; `deadline` is a time.monotonic() value or None to block."""
+    payload = recv_payload(sock, deadline, max_bytes)
     try:
         message = json.loads(payload.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError) as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import marshal
 import math
 import os
 import signal
@@ -72,12 +73,16 @@ class Supervisor:
 
     # -- one job ---------------------------------------------------------------------------
     def _split(self, test: str):
+        """(SplitAssert, its call sites compiled for the child or None), or InvalidTest; cached."""
         cached = self._splits.get(test)
         if cached is None:
             try:
-                cached = assert_split.split_assert(test)
+                split = assert_split.split_assert(test)
+                cached = (split, _call_code(split) if split.eager else None)
             except assert_split.InvalidTest as e:
                 cached = e
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
+                cached = assert_split.InvalidTest(f"cannot compile a call site: {type(e).__name__}")
             self._splits[test] = cached
             if len(self._splits) > SPLIT_CACHE_SIZE:
                 self._splits.popitem(last=False)
@@ -89,12 +94,13 @@ class Supervisor:
             job = jobs.validate(raw_job)
         except jobs.InvalidJob as e:
             return jobs.invalid_result(raw_job, str(e))
-        splits = []
+        splits, call_code = [], []
         for i, test in enumerate(job["tests"]):
-            split = self._split(test)
-            if isinstance(split, Exception):
-                return jobs.invalid_result(raw_job, f"tests[{i}]: {split}")
-            splits.append(split)
+            cached = self._split(test)
+            if isinstance(cached, Exception):
+                return jobs.invalid_result(raw_job, f"tests[{i}]: {cached}")
+            splits.append(cached[0])
+            call_code.append(cached[1])
         timeout_s, n = job["timeout_s"], len(splits)
         spawn = {"memory_mb": job["memory_mb"], "cpu_s": int(math.ceil(timeout_s * (n + 1))) + 1}
         self.ctl.send(json.dumps(spawn).encode())
@@ -107,7 +113,7 @@ class Supervisor:
         pid, sock = reply["pid"], socket.socket(fileno=fds[0])
         outcomes = ["not_run"] * n
         messages = [None] * n if job["details"] else None
-        status, error = self._drive(job, splits, sock, outcomes, messages)
+        status, error = self._drive(job, splits, call_code, sock, outcomes, messages)
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -130,11 +136,11 @@ class Supervisor:
                 extra["output"] = exit_report["output"]
         return jobs.make_result(job["id"], status, outcomes, time.monotonic() - start, **extra)
 
-    def _drive(self, job, splits, sock, outcomes, messages):
+    def _drive(self, job, splits, call_code, sock, outcomes, messages):
         timeout_s = job["timeout_s"]
         reader = frames.FrameReader(sock)
         try:
-            for frame in _plan_frames(job["program"], splits):
+            for frame in _plan_frames(job["program"], splits, call_code):
                 sock.sendall(frame)
             reply = _read_reply(reader, time.monotonic() + timeout_s)
         except _ChildTimeout:
@@ -191,22 +197,32 @@ class Supervisor:
 PLAN_PART_CHARS = 2_000_000  # call-site source per plan frame, well under frames.MAX_FRAME
 
 
-def _plan_frames(program: str, splits) -> list[bytes]:
-    """The child's whole plan: program, then per test that calls the program its call sources
-    (eager) or None (interactive). Only call-site sources travel, never expected values."""
+def _call_code(split) -> list:
+    """An eager split's call sites compiled here, from sources the splitter wrote (trusted), so
+    children skip the compiler; cached with the split across jobs that share the test."""
+    return [compile(c.source, "<test>", "eval") for c in split.calls]
+
+
+def _plan_frames(program: str, splits, call_code) -> list[bytes]:
+    """The child's whole plan: program, then per test that calls the program its compiled call
+    sites (eager) or None (interactive). Only call sites travel, never expected values."""
     parts, entries, size = [], [], 0
-    for split in splits:
+    for split, code in zip(splits, call_code):
         if not split.calls:
             continue
-        entry = [c.source for c in split.calls] if split.eager else None
-        entries.append(entry)
-        size += sum(len(x) + 4 for x in entry) if entry else 4
+        entries.append(code if split.eager else None)
+        size += sum(len(c.source) + 64 for c in split.calls)
         if size > PLAN_PART_CHARS:
-            parts.append(frames.encode_frame({"tests": entries}))
+            parts.append(_marshal_frame(entries))
             entries, size = [], 0
     if entries:
-        parts.append(frames.encode_frame({"tests": entries}))
+        parts.append(_marshal_frame(entries))
     return [frames.encode_frame({"program": program, "parts": len(parts)})] + parts
+
+
+def _marshal_frame(entries: list) -> bytes:
+    payload = marshal.dumps(entries)
+    return frames.HEADER.pack(len(payload)) + payload
 
 
 def _read_reply(reader: frames.FrameReader, deadline: float) -> list:
