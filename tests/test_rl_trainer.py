@@ -300,7 +300,7 @@ def test_rl_on_toy_tasks_raises_held_out_pass_at_1(toy, tmp_path):
                       "warm_start_setup_s": round(toy["setup_s"], 1)}))
     assert 0.1 <= np.mean(before) <= 0.6, before  # the warm start leaves room to learn
     gain = np.mean(after) - np.mean(before)
-    assert gain > max(0.15, 5 * noise), (before, after)
+    assert gain > max(0.15, 4 * noise), (before, after)
 
     # metrics, TensorBoard, reward curve, export
     train_rows = read_metrics(workdir, "train")
