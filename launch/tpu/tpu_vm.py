@@ -263,7 +263,9 @@ def stop_commands(name, zone, project, run_name, internal_ip=False):
     _, pid = _paths(run_name)
     script = "\n".join([
         f'if [ -f "{pid}" ] && kill -0 "$(cat "{pid}")" 2>/dev/null; then',
-        f'  kill -TERM -- "-$(cat "{pid}")"; sleep 5; kill -KILL -- "-$(cat "{pid}")" 2>/dev/null || true',
+        f'  group="$(cat "{pid}")"; kill -TERM -- "-$group"',
+        '  for _ in $(seq 50); do kill -0 -- "-$group" 2>/dev/null || break; sleep 0.2; done',
+        '  kill -KILL -- "-$group" 2>/dev/null || true',
         "fi",
         f'rm -f "{pid}"',
         # A killed TPU process can leave the runtime's lock behind and block the next run.
