@@ -37,6 +37,7 @@ def base() -> ml_collections.ConfigDict:
     c.bon.seed = 0
     c.bon.timeout_s = 5.0
     c.bon.selection = "subsets"  # subsets (exact expectation) | prefix
+    c.bon.template = "chat"  # policy prompt: chat (instruct models) | r1 | plain
 
     c.sampler = ml_collections.ConfigDict()
     c.sampler.batch_size = 32

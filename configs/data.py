@@ -26,6 +26,7 @@ def base() -> ml_collections.ConfigDict:
     c.seeds.source = ""  # label written to `source`; defaults to the kind
     c.seeds.num_toy_tasks = 200
     c.seeds.toy_seed = 0
+    c.seeds.toy_difficulties = (1, 2, 3)
     c.seeds.instruction_key = "instruction"
     c.seeds.response_key = "response"
     c.seeds.content_key = "content"

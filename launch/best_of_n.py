@@ -54,7 +54,7 @@ def run(config, workdir: str) -> dict:
     bon = config.bon
     settings = BestOfNSettings(n=bon.n, temperature=bon.temperature, top_p=bon.top_p,
                                max_new_tokens=bon.max_new_tokens, seed=bon.seed, timeout_s=bon.timeout_s,
-                               selection=bon.selection)
+                               selection=bon.selection, template=bon.template)
     summary, records = evaluate_best_of_n(problems, sampler, scorer, executor, settings,
                                           stop_token_ids=stop_token_ids(policy_tok), progress=config.progress)
     summary["skipped_problems"] = [list(s) for s in bench.skipped]

@@ -57,8 +57,9 @@ def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | No
     sc = cfg.seeds
     records = None
     if sc.kind == "toy":
-        records = toy_tasks.toy_seed_corpus(sc.num_toy_tasks, sc.toy_seed)
-        inputs = [f"toy:{sc.num_toy_tasks}:{sc.toy_seed}"]
+        difficulties = tuple(sc.get("toy_difficulties", (1, 2, 3)))
+        records = toy_tasks.toy_seed_corpus(sc.num_toy_tasks, sc.toy_seed, difficulties)
+        inputs = [f"toy:{sc.num_toy_tasks}:{sc.toy_seed}:{','.join(map(str, difficulties))}"]
     elif not inputs:
         raise ValueError(f"config.seeds.kind={sc.kind!r} needs --input")
     wd = _workdir(output, workdir, "synthesize")

@@ -341,6 +341,6 @@ def generate_toy_tasks(num_tasks: int, seed: int = 0, difficulties: tuple[int, .
     return tasks
 
 
-def toy_seed_corpus(num_tasks: int = 200, seed: int = 0) -> list[dict]:
+def toy_seed_corpus(num_tasks: int = 200, seed: int = 0, difficulties: tuple[int, ...] = (1, 2, 3)) -> list[dict]:
     """The bundled default seed corpus as seed records."""
-    return [t.as_seed() for t in generate_toy_tasks(num_tasks, seed)]
+    return [t.as_seed() for t in generate_toy_tasks(num_tasks, seed, tuple(difficulties))]

@@ -1,0 +1,31 @@
+"""The whole AceCoder loop; with no flags it runs the embedded CPU demo on the toy task family.
+
+python launch/pipeline.py --workdir=/tmp/acecoder-demo            # configs/demo_cpu.py, ~15 min on 2 cores
+python launch/pipeline.py --config=configs/demo_cpu.py:ci --workdir=DIR
+Rerun with the same --workdir to resume after a kill. Writes DIR/report.md, report.json, report.png.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo_cpu.py")
+CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT, "Pipeline config file[:variant].")
+WORKDIR = flags.DEFINE_string("workdir", "/tmp/acecoder-demo", "Run directory (local or gs://).")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.INFO)
+    from acecoder_jax.pipeline import Pipeline
+
+    report = Pipeline(CONFIG.value, WORKDIR.value).run()
+    print(open(os.path.join(WORKDIR.value, "report.md")).read() if "://" not in WORKDIR.value else report)
+
+
+if __name__ == "__main__":
+    app.run(main)
