@@ -4,10 +4,10 @@ Everything here runs after confinement, in a process the program controls once i
 so nothing it sends is believed beyond "this is a plain value" (see plain_data).
 
 Protocol (frames, see frames.py). The supervisor first sends the whole plan, which the child
-reads completely before any program code runs: a JSON head frame {"program", "parts"} and
-`parts` marshal frames, each a list with one entry per test that calls into the program, in test
-order: a list of call-site code objects (an eager test: evaluate them all, in order) or None (an
-interactive test: serve {"op": "call", "expr", "bind"} frames until {"op": "next"}). The code
+reads completely before any program code runs: a JSON head frame {"program", "tests": k} and k
+marshal frames, one per test that calls into the program, in test order: a list of call-site
+code objects (an eager test: evaluate them all, in order) or None (an interactive test: serve
+{"op": "call", "expr", "bind"} frames until {"op": "next"}). The code
 objects are compiled by the supervisor from sources it produced itself (trusted data, cached
 across jobs that share tests), so children skip the compiler. The child answers the load and
 then every test (or interactive call) as soon as it completes, so the supervisor's per-test
@@ -138,17 +138,22 @@ class _Program:
         return f'["v",[{",".join(parts)}]]'
 
 
-def _read_plan(sock: socket.socket) -> tuple[str, list]:
-    head = frames.recv_frame(sock)
-    plan: list = []
-    for _ in range(int(head["parts"])):
-        plan.extend(marshal.loads(frames.recv_payload(sock)))
+def _read_message(reader: frames.FrameReader) -> dict:
+    message = json.loads(reader.read())
+    if type(message) is not dict:
+        raise frames.FrameError("frame is not a JSON object")
+    return message
+
+
+def _read_plan(reader: frames.FrameReader) -> tuple[str, list]:
+    head = _read_message(reader)
+    plan = [marshal.loads(reader.read()) for _ in range(int(head["tests"]))]
     return head["program"], plan
 
 
-def _serve_interactive(sock: socket.socket, program: _Program) -> None:
+def _serve_interactive(sock: socket.socket, reader: frames.FrameReader, program: _Program) -> None:
     while True:
-        request = frames.recv_frame(sock)
+        request = _read_message(reader)
         op = request.get("op")
         if op == "next":
             return
@@ -166,8 +171,9 @@ def _serve_interactive(sock: socket.socket, program: _Program) -> None:
 
 def serve(sock: socket.socket) -> None:
     """Run the plan, then wait to be killed: the supervisor ends every child with SIGKILL."""
+    reader = frames.FrameReader(sock)
     try:
-        source, plan = _read_plan(sock)
+        source, plan = _read_plan(reader)
     except BaseException:  # noqa: BLE001 - supervisor gone or stream forged: stop
         os._exit(0)
     program = _Program()
@@ -177,7 +183,7 @@ def serve(sock: socket.socket) -> None:
         if reply == '["ok"]':
             for entry in plan:
                 if entry is None:
-                    _serve_interactive(sock, program)
+                    _serve_interactive(sock, reader, program)
                 else:
                     _send(sock, program.run_calls(entry))
         while sock.recv(1 << 16):

@@ -8,6 +8,7 @@ from outside, and evaluates the trusted side of each assert itself.
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import marshal
 import math
@@ -73,12 +74,12 @@ class Supervisor:
 
     # -- one job ---------------------------------------------------------------------------
     def _split(self, test: str):
-        """(SplitAssert, its call sites compiled for the child or None), or InvalidTest; cached."""
+        """(SplitAssert, its plan frame for the child or None), or InvalidTest; cached."""
         cached = self._splits.get(test)
         if cached is None:
             try:
                 split = assert_split.split_assert(test)
-                cached = (split, _call_code(split) if split.eager else None)
+                cached = (split, _plan_entry(split) if split.calls else None)
             except assert_split.InvalidTest as e:
                 cached = e
             except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
@@ -94,13 +95,13 @@ class Supervisor:
             job = jobs.validate(raw_job)
         except jobs.InvalidJob as e:
             return jobs.invalid_result(raw_job, str(e))
-        splits, call_code = [], []
+        splits, plan = [], []
         for i, test in enumerate(job["tests"]):
             cached = self._split(test)
             if isinstance(cached, Exception):
                 return jobs.invalid_result(raw_job, f"tests[{i}]: {cached}")
             splits.append(cached[0])
-            call_code.append(cached[1])
+            plan.append(cached[1])
         timeout_s, n = job["timeout_s"], len(splits)
         spawn = {"memory_mb": job["memory_mb"], "cpu_s": int(math.ceil(timeout_s * (n + 1))) + 1}
         self.ctl.send(json.dumps(spawn).encode())
@@ -113,7 +114,7 @@ class Supervisor:
         pid, sock = reply["pid"], socket.socket(fileno=fds[0])
         outcomes = ["not_run"] * n
         messages = [None] * n if job["details"] else None
-        status, error = self._drive(job, splits, call_code, sock, outcomes, messages)
+        status, error = self._drive(job, splits, plan, sock, outcomes, messages)
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -136,12 +137,13 @@ class Supervisor:
                 extra["output"] = exit_report["output"]
         return jobs.make_result(job["id"], status, outcomes, time.monotonic() - start, **extra)
 
-    def _drive(self, job, splits, call_code, sock, outcomes, messages):
+    def _drive(self, job, splits, plan, sock, outcomes, messages):
         timeout_s = job["timeout_s"]
         reader = frames.FrameReader(sock)
         try:
-            for frame in _plan_frames(job["program"], splits, call_code):
-                sock.sendall(frame)
+            entries = [entry for entry in plan if entry is not None]
+            _send_joined(sock, [frames.encode_frame({"program": job["program"], "tests": len(entries)}),
+                                *entries])
             reply = _read_reply(reader, time.monotonic() + timeout_s)
         except _ChildTimeout:
             return "timeout", "program did not finish loading in time"
@@ -194,34 +196,27 @@ class Supervisor:
         return "ok", None
 
 
-PLAN_PART_CHARS = 2_000_000  # call-site source per plan frame, well under frames.MAX_FRAME
+def _send_joined(sock, pieces: list[bytes], batch_bytes: int = 1 << 22) -> None:
+    """Send frames with few syscalls but without building one huge buffer."""
+    batch, size = [], 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece)
+        if size >= batch_bytes:
+            sock.sendall(b"".join(batch))
+            batch, size = [], 0
+    if batch:
+        sock.sendall(b"".join(batch))
 
 
-def _call_code(split) -> list:
-    """An eager split's call sites compiled here, from sources the splitter wrote (trusted), so
-    children skip the compiler; cached with the split across jobs that share the test."""
-    return [compile(c.source, "<test>", "eval") for c in split.calls]
-
-
-def _plan_frames(program: str, splits, call_code) -> list[bytes]:
-    """The child's whole plan: program, then per test that calls the program its compiled call
-    sites (eager) or None (interactive). Only call sites travel, never expected values."""
-    parts, entries, size = [], [], 0
-    for split, code in zip(splits, call_code):
-        if not split.calls:
-            continue
-        entries.append(code if split.eager else None)
-        size += sum(len(c.source) + 64 for c in split.calls)
-        if size > PLAN_PART_CHARS:
-            parts.append(_marshal_frame(entries))
-            entries, size = [], 0
-    if entries:
-        parts.append(_marshal_frame(entries))
-    return [frames.encode_frame({"program": program, "parts": len(parts)})] + parts
-
-
-def _marshal_frame(entries: list) -> bytes:
-    payload = marshal.dumps(entries)
+def _plan_entry(split) -> bytes:
+    """The child's plan frame for a test that calls the program: its call sites compiled here
+    (from sources the splitter wrote, so trusted; children skip the compiler) when eager, or
+    None when interactive. Cached with the split, so tests shared by many jobs cost nothing."""
+    code = [compile(c.source, "<test>", "eval") for c in split.calls] if split.eager else None
+    payload = marshal.dumps(code)
+    if len(payload) > frames.MAX_FRAME:
+        raise assert_split.InvalidTest(f"call sites of {len(payload)} bytes are over the {frames.MAX_FRAME} limit")
     return frames.HEADER.pack(len(payload)) + payload
 
 
@@ -311,6 +306,10 @@ def main(argv=None) -> int:
         except ImportError:
             pass
     supervisor = Supervisor(slot)
+    # The startup heap never becomes garbage; collecting less often keeps the split cache from
+    # being re-walked every few jobs (the trusted side makes little cyclic garbage).
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
     out = sys.stdout.buffer
     out.write(json.dumps({"ready": supervisor.isolation}).encode() + b"\n")
     out.flush()
