@@ -404,7 +404,9 @@ def test_pool_lifecycle_commands_name_every_vm():
 
 @pytest.mark.parametrize("args, expected", [
     (["--queue=/tmp/queue"], "--queue='/tmp/queue' must be a gs://bucket/prefix"),
-    (["--queue=gs://UPPER/q"], "--queue='gs://UPPER/q'"),
+    (["--queue=gs://UPPER/q"], "bucket name 'UPPER'"),
+    (["--queue=gs://ab/q"], "bucket name 'ab'"),
+    (["--queue=gs://bkt/q$(reboot)"], "object prefix 'q$(reboot)'"),
     (["--num_vms=0"], "--num_vms=0 must be at least 1"),
     (["--workers_per_vm=-1"], "--workers_per_vm=-1"),
     (["--lease_ttl=20", "--heartbeat=15"], "--heartbeat=15.0 must be at most half"),

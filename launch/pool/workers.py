@@ -54,7 +54,8 @@ REF = flags.DEFINE_string("ref", "HEAD", "Git ref to install (commit, tag or bra
 VM = flags.DEFINE_integer("vm", 0, "logs: index of the VM whose worker log to stream.")
 
 _POOL_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$")
-_GS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,61}[a-z0-9](/[A-Za-z0-9._=-]+)*/?$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9._=-]+(/[A-Za-z0-9._=-]+)*$")  # also keeps the startup script free of quoting
 
 
 class UsageError(ValueError):
@@ -72,9 +73,16 @@ def _location(zone: str, project: str) -> list[str]:
 
 
 def _check_gs(flag: str, uri: str) -> str:
-    if not uri or not _GS_URI.match(uri):
+    if not uri or not uri.startswith("gs://"):
         raise UsageError(f"--{flag}={uri!r} must be a gs://bucket/prefix URI (workers on other VMs cannot "
                          "reach a local path)")
+    bucket, _, prefix = uri[len("gs://"):].partition("/")
+    if not _BUCKET.match(bucket):
+        raise UsageError(f"--{flag}={uri!r}: bucket name {bucket!r} must be 3-63 lower-case letters, digits, "
+                         "'.', '_' or '-', starting and ending with a letter or digit")
+    if prefix.strip("/") and not _PREFIX.match(prefix.strip("/")):
+        raise UsageError(f"--{flag}={uri!r}: object prefix {prefix!r} may use only letters, digits, '.', '_', "
+                         "'=', '-' and '/'")
     return uri.rstrip("/")
 
 
