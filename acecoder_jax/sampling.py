@@ -233,10 +233,13 @@ class Sampler:
 
     def _run(self, params_state, ids, mask, sp: SamplingParams, stop_ids, rng) -> list[Completion]:
         max_new = sp.max_new_tokens
+        # Only what changes the compiled program is static: the seed lives in `rng`, stop ids are an
+        # array, n and stop strings are handled on the host. A new seed per RL step never recompiles.
+        static = dataclasses.replace(sp, seed=0, n=1, stop_token_ids=(), stop_strings=())
         cache = self._new_cache(ids.shape[1] + max_new)
         ids = self._put(ids, ("act_batch", "act_length"))
         mask = self._put(mask, ("act_batch", "act_length"))
-        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, sp, stop_ids, max_new)
+        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new)
         text_stop = bool(sp.stop_strings) and self.tokenizer is not None
         chunk = self.stop_check_every if text_stop else max_new
         step = 1  # prefill sampled the first token
@@ -245,7 +248,7 @@ class Sampler:
                 state = self._check_stop_strings(state, sp)
             if step >= max_new or bool(jnp.all(state.done)):
                 break
-            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), sp, stop_ids)
+            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids)
             step = int(state.step)
         tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
         lengths, done = np.asarray(state.lengths), np.asarray(state.done)

@@ -69,6 +69,17 @@ def load_sentencepiece(path: str):
     return processor
 
 
+def _generic_fast_tokenizer(local: str, names: set) -> bool:
+    """True for tokenizer.json files saved with no model-specific class (what we train here)."""
+    if "tokenizer.json" not in names or "tokenizer_config.json" not in names:
+        return False
+    import json
+
+    with open(os.path.join(local, "tokenizer_config.json")) as f:
+        cls = json.load(f).get("tokenizer_class")
+    return cls in ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
 def load_tokenizer(path: str, **kwargs):
     """A `transformers` tokenizer from a local dir, a remote (gs://, ...) dir, or a .model file.
 
@@ -88,6 +99,12 @@ def load_tokenizer(path: str, **kwargs):
         names = set(os.listdir(local))
         if "tokenizer.model" in names and not names & {"tokenizer.json", "tokenizer_config.json"}:
             return load_tokenizer(os.path.join(local, "tokenizer.model"))
+        if _generic_fast_tokenizer(local, names):
+            # AutoTokenizer would pick the model family's class from a config.json beside it (e.g.
+            # Qwen2Tokenizer for an exported toy model), re-deriving pre-tokenisation and losing spaces.
+            from transformers import PreTrainedTokenizerFast
+
+            return PreTrainedTokenizerFast.from_pretrained(local, **kwargs)
         return AutoTokenizer.from_pretrained(local, **kwargs)
 
     fs, root = fsspec.core.url_to_fs(path)

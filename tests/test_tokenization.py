@@ -193,3 +193,17 @@ def test_load_from_gs_copies_only_tokenizer_files(fake_gcs, trained):
     finally:
         fsspec.config.conf["gcs"].pop("endpoint_url", None)
         fsspec.config.conf["gcs"].pop("token", None)
+
+
+def test_trained_tokenizer_beside_a_model_config_keeps_spaces(tmp_path):
+    """An exported model dir holds config.json (model_type qwen2) next to our tokenizer files;
+    loading must not switch to the model family's tokenizer class."""
+    import json
+
+    from acecoder_jax.tokenization import load_tokenizer, train_sentencepiece
+
+    code = "def f(x):\n    return x + 1\n"
+    train_sentencepiece([code * 20, "def g(a, b):\n\treturn a * b\n" * 20], 300, str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}))
+    tok = load_tokenizer(str(tmp_path))
+    assert tok.decode(tok(code)["input_ids"]) == code

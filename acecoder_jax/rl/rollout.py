@@ -302,19 +302,6 @@ def compute_advantages(spec: AdvantageSpec, rewards: np.ndarray, response_mask: 
 # --------------------------------------------------------------------------------------------
 
 
-class RolloutSampler(Sampler):
-    """A Sampler whose compiled steps do not depend on the sampling seed.
-
-    `SamplingParams` is a static argument of the sampler's jitted prefill/decode, seed included, so
-    a fresh seed per RL step would recompile both every step. The seed already lives in the PRNG key
-    handed to `_run`, so the static copy is normalised to seed 0 here.
-    """
-
-    def _run(self, params_state, ids, mask, sp: SamplingParams, stop_ids, rng):
-        return super()._run(params_state, ids, mask, dataclasses.replace(sp, seed=0), stop_ids, rng)
-
-
-
 @dataclasses.dataclass
 class RolloutBatch:
     """Everything an update needs (host numpy) plus what logging and debugging want."""

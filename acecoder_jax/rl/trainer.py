@@ -28,9 +28,9 @@ from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
 from acecoder_jax.rl.rewards import ExecutionReward, RewardOutput, build_reward, make_executor
-from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutSampler, RolloutWorker, load_problems, make_problem,
+from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutWorker, load_problems, make_problem,
                                      response_log_probs, toy_problem_records)
-from acecoder_jax.sampling import SamplingParams
+from acecoder_jax.sampling import Sampler, SamplingParams
 from acecoder_jax.train.data import BatchSchedule
 from acecoder_jax.train.loop import batch_sharding, place_batch
 from acecoder_jax.train.metrics import MetricsWriter, read_metrics
@@ -248,7 +248,7 @@ class RLTrainer:
                                         top_p=ro.top_p, top_k=ro.top_k, n=ro.n_samples,
                                         stop_token_ids=tuple(stop_token_ids(self.tokenizer)),
                                         stop_strings=tuple(ro.stop_strings))
-        self.sampler = RolloutSampler(model, self.tokenizer, batch_size=ro.sampler_batch,
+        self.sampler = Sampler(model, self.tokenizer, batch_size=ro.sampler_batch,
                                prompt_buckets=tuple(ro.prompt_buckets))
         total_updates = tr.total_steps * self.updates_per_step
         o = c.optim
