@@ -63,8 +63,10 @@ def error_of(script, *args):
 
 
 # -- TPU VM: create ----------------------------------------------------------------------------
-@pytest.mark.parametrize("accelerator, version", [("v5p-64", "v2-alpha-tpuv5"), ("v4-32", "tpu-ubuntu2204-base"),
-                                                  ("v5litepod-16", "v2-alpha-tpuv5-lite"), ("v6e-8", "v2-alpha-tpuv6e")])
+@pytest.mark.parametrize("accelerator, version", [
+    ("v5p-64", "v2-alpha-tpuv5"), ("v4-32", "tpu-ubuntu2204-base"), ("v5litepod-16", "v2-alpha-tpuv5-lite"),
+    ("v6e-8", "v2-alpha-tpuv6e"),
+])
 def test_tpu_create_picks_runtime_per_generation(accelerator, version):
     (argv,) = commands(launch(TPU, "create", "--dry_run", *BASE, f"--accelerator_type={accelerator}", "--spot").stdout)
     assert argv[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "create", "ace"]

@@ -139,8 +139,9 @@ def startup_script(pool: str, queue: str, workers_per_vm: int, source: str, ref:
     workers = str(workers_per_vm) if workers_per_vm else "$(nproc)"
     lines = [
         "#!/bin/bash",
-        f"# acecoder-jax sandbox worker of pool {pool} (queue {queue.rstrip('/')}): installs sandbox_workers alone and runs it",
-        f"# as the systemd unit {SERVICE}, which restarts on failure. Reruns at every boot.",
+        f"# acecoder-jax sandbox worker of pool {pool}, queue {queue.rstrip('/')}.",
+        f"# Installs sandbox_workers alone and runs it as the systemd unit {SERVICE}, which restarts on failure.",
+        "# Reruns at every boot.",
         "set -euo pipefail",
         f"APP={APP_DIR}",
         f"WORKERS={workers}",

@@ -61,7 +61,8 @@ PIP_ARGS = flags.DEFINE_string("pip_args", "", "setup: extra arguments for that 
 REMOTE_DIR = flags.DEFINE_string("remote_dir", "acecoder-jax", "Checkout directory on the workers, under $HOME.")
 VENV = flags.DEFINE_string("venv", "acecoder-venv", "Virtual environment on the workers, under $HOME.")
 # run / logs / stop
-STAGE = flags.DEFINE_string("stage", None, "run: a stage under launch/ (train_rm, train_rl, ...); its flags go after --.")
+STAGE = flags.DEFINE_string("stage", None,
+                            "run: a stage under launch/ (train_rm, train_rl, ...); its flags go after --.")
 RUN_NAME = flags.DEFINE_string("run_name", "", "run/logs/stop: names the log and pid files (default: the stage).")
 WORKER = flags.DEFINE_string("worker", "all", "run: `all`, or one worker index for single-host stages.")
 ENV = flags.DEFINE_multi_string("env", [], "run: KEY=VALUE set for the stage on every worker (repeatable).")
