@@ -349,6 +349,7 @@ class Pipeline:
             "counts": {
                 "questions_in": filt["questions_in"],
                 "questions_synthesized": filt["questions_synthesized"],
+                "synthesis_dropped": r["synthesize"]["stats"].get("dropped", {}),
                 "questions_after_filter": filt["questions_after_filter"],
                 "tests_per_question_before_filter": round(filt["tests_per_question_before"], 2),
                 "tests_per_question_after_filter": round(filt["tests_per_question_after"], 2),

@@ -107,9 +107,9 @@ def base() -> ml_collections.ConfigDict:
 
 def ci() -> ml_collections.ConfigDict:
     c = base()
-    c.data.seeds.num_toy_tasks = 120
+    c.data.seeds.num_toy_tasks = 160
     c.data.seeds.toy_difficulties = (1,)
-    c.sample.n = 8
+    c.sample.n = 12
     c.rm.data.eval_fraction = 0.3
     c.rm.train.global_batch = 8
     c.rm.train.micro_batch = 8
