@@ -1,6 +1,6 @@
 """One slot of the executor: a trusted supervisor that runs jobs one at a time.
 
-Run as `python -m sandbox_workers.supervisor SLOT`: reads job JSON lines on stdin, writes one
+Run as `python -m sandbox_workers.supervisor SLOT [CPU]`: reads job JSON lines on stdin, writes one
 result JSON line per job on stdout (the first line is the slot's isolation report). It forks its
 zygote before reading any job, drives each confined child over a socket, enforces every deadline
 from outside, and evaluates the trusted side of each assert itself.
@@ -297,9 +297,14 @@ def _interactive(sock, reader: frames.FrameReader, deadline: float):
 
 
 def main(argv=None) -> int:
+    """argv: SLOT [CPU]; with CPU, the slot (supervisor, zygote, children) stays on that core."""
     argv = sys.argv[1:] if argv is None else argv
     slot = int(argv[0]) if argv else 0
     ctypes.CDLL(None).prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if len(argv) > 1:
+        # One core per slot: the fork, the child's copy-on-write faults and the supervisor's
+        # reads of its answers all hit the same caches, and nothing migrates between cores.
+        os.sched_setaffinity(0, {int(argv[1])})
     for name in PREIMPORT:
         try:
             __import__(name)
