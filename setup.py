@@ -38,6 +38,8 @@ EXTRAS = {
         "array-record>=0.8",
         "importlib_resources>=6",  # needed by tfds when TensorFlow is absent
     ],
+    # The CPU demo reloads its exports with transformers' PyTorch models as a check.
+    "demo": ["torch==2.13.0"],
     "tpu": ["jax[tpu]"],
     "gpu": ["jax[cuda12]"],
 }

@@ -4,26 +4,18 @@ pass_rate = passed tests / len(test_cases) of the record as it stands, i.e. the 
 proxy filtering. (The public AceCode-87K release divides by the unfiltered test count in some rows,
 so its pass rates there are biased low and can never reach 1.0; ours always can.)
 
-A completion is turned into the program that runs the way the paper's policy prompt expects: the
-first fenced python block if any, cut before `if __name__` and before top-level `assert` lines
-(which the model may add as its own tests).
+A completion is turned into the program that runs by `prompts.extract_code`, the stack's one
+extraction rule: the fenced python block if any, cut before `if __name__`, top-level `assert`
+lines and test harnesses (which the model may add as its own tests).
 """
 from __future__ import annotations
 
-import re
-
-_FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
+from acecoder_jax.prompts import extract_code
 
 
 def completion_program(completion: str) -> str:
-    m = _FENCE.search(completion)
-    code = m.group(1) if m else completion
-    lines = []
-    for line in code.split("\n"):
-        if line.startswith("if __name__") or line.startswith("assert"):
-            break
-        lines.append(line)
-    return "\n".join(lines).rstrip() + "\n"
+    """The program to execute for one completion (one extraction rule for the whole stack)."""
+    return extract_code(completion).rstrip() + "\n"
 
 
 def pass_rate(outcomes: list[str], num_tests: int) -> float:
