@@ -76,9 +76,9 @@ class Pipeline:
         return load_tokenizer(self.path("tokenizer"))
 
     def _prompt(self, tokenizer, question: str) -> str:
-        from acecoder_jax.rl.rollout import PROMPT_TEMPLATES
+        from acecoder_jax.prompts import render_prompt
 
-        return PROMPT_TEMPLATES[self.config.template](tokenizer, question, (), 0)
+        return render_prompt(self.config.template, tokenizer, question)
 
     def _records(self, name: str) -> list[dict]:
         return io.read_records(self.path("data", name))

@@ -16,6 +16,8 @@ import textwrap
 import tokenize
 from typing import Sequence
 
+from acecoder_jax.registry import Registry
+
 POLICY_INSTRUCTION = (
     "Solve the programming problem described in the docstring below. Reply with one complete, "
     "self-contained Python script inside a single ```python markdown block. Define every "
@@ -117,6 +119,33 @@ def policy_text(tokenizer, question: str, tests: Sequence[str] = (), num_tests: 
 
     return apply_chat_template(tokenizer, policy_messages(question, tests, num_tests),
                                add_generation_prompt=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Prompt templates by name (policy prompts for RL rollouts, best-of-N and the demo)
+
+PROMPT_TEMPLATES = Registry("prompt template")
+
+
+@PROMPT_TEMPLATES.register("r1")
+def _r1_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
+    return r1_prompt(question, tests, num_prompt_tests)
+
+
+@PROMPT_TEMPLATES.register("chat")
+def _chat_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
+    return policy_text(tokenizer, question, tests, num_prompt_tests)
+
+
+@PROMPT_TEMPLATES.register("plain")
+def _plain_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
+    """Question (and optionally its first tests) then a newline: for tiny CPU models."""
+    shown = list(tests)[:num_prompt_tests]
+    return "\n".join([question.strip(), *shown]) + "\n"
+
+
+def render_prompt(template: str, tokenizer, question: str, tests: Sequence[str] = (), num_prompt_tests: int = 0) -> str:
+    return PROMPT_TEMPLATES[template](tokenizer, question, tests, num_prompt_tests)
 
 
 # --------------------------------------------------------------------------------------------

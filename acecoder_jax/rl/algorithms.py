@@ -25,36 +25,14 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from acecoder_jax.registry import Registry
+
 Array = jax.Array
 
 
 # --------------------------------------------------------------------------------------------
 # Registries
 # --------------------------------------------------------------------------------------------
-
-
-class Registry(dict):
-    """A name -> function table whose failed lookups say what exists."""
-
-    def __init__(self, kind: str):
-        super().__init__()
-        self.kind = kind
-
-    def __missing__(self, name):
-        known = ", ".join(sorted(self)) or "(none registered)"
-        raise KeyError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
-
-    def register(self, name: str) -> Callable[[Callable], Callable]:
-        """Decorator adding a function under `name`; a duplicate name is an error."""
-
-        def add(fn: Callable) -> Callable:
-            if name in self:
-                raise ValueError(f"{self.kind} {name!r} is already registered ({self[name]!r})")
-            self[name] = fn
-            return fn
-
-        return add
-
 
 ADVANTAGE_ESTIMATORS = Registry("advantage estimator")
 KL_ESTIMATORS = Registry("KL estimator")

@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from acecoder_jax import prompts as prompt_formats
-from acecoder_jax.rl.algorithms import (ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, Registry, entropy_from_logits,
+from acecoder_jax.prompts import PROMPT_TEMPLATES
+from acecoder_jax.rl.algorithms import (ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, entropy_from_logits,
                                         masked_mean, prompt_major_group_ids, token_log_probs)
 from acecoder_jax.sampling import Completion, Sampler, SamplingParams
 
@@ -39,26 +39,6 @@ class Problem:
     question: str
     tests: tuple[str, ...]
     prompt: str  # rendered prompt text the policy continues
-
-
-PROMPT_TEMPLATES = Registry("prompt template")
-
-
-@PROMPT_TEMPLATES.register("r1")
-def _r1_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
-    return prompt_formats.r1_prompt(question, tests, num_prompt_tests)
-
-
-@PROMPT_TEMPLATES.register("chat")
-def _chat_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
-    return prompt_formats.policy_text(tokenizer, question, tests, num_prompt_tests)
-
-
-@PROMPT_TEMPLATES.register("plain")
-def _plain_template(tokenizer, question: str, tests: Sequence[str], num_prompt_tests: int) -> str:
-    """Question (and optionally its first tests) then a newline: for tiny CPU models."""
-    shown = list(tests)[:num_prompt_tests]
-    return "\n".join([question.strip(), *shown]) + "\n"
 
 
 class ProblemSet:

@@ -11,7 +11,7 @@ import numpy as np
 
 from acecoder_jax.evaluation import metrics
 from acecoder_jax.evaluation.benchmarks import Problem, program_for
-from acecoder_jax.prompts import extract_code
+from acecoder_jax.prompts import extract_code, render_prompt
 from acecoder_jax.sampling import Sampler, SamplingParams
 
 
@@ -25,7 +25,7 @@ class BestOfNSettings:
     timeout_s: float = 5.0  # per test
     stop_strings: tuple[str, ...] = ()
     selection: str = "subsets"
-    template: str = "chat"  # policy prompt template: chat | r1 | plain (rl.rollout.PROMPT_TEMPLATES)
+    template: str = "chat"  # policy prompt template: chat | r1 | plain (prompts.PROMPT_TEMPLATES)
 
 
 def problem_question(problem: Problem) -> str:
@@ -40,11 +40,9 @@ def evaluate_best_of_n(problems: Sequence[Problem], sampler: Sampler, scorer, ex
     `executor.run(jobs) -> {id: result}` (acecoder_jax.data.execution.Executor)."""
     if not problems:
         raise ValueError("best-of-N needs at least one problem")
-    from acecoder_jax.rl.rollout import PROMPT_TEMPLATES
-
     tok = sampler.tokenizer
     questions = [problem_question(p) for p in problems]
-    prompts = [PROMPT_TEMPLATES[settings.template](tok, q, (), 0) for q in questions]
+    prompts = [render_prompt(settings.template, tok, q) for q in questions]
     times = {}
     t = time.perf_counter()
     common = dict(max_new_tokens=settings.max_new_tokens, stop_token_ids=tuple(stop_token_ids),
