@@ -13,6 +13,7 @@ import time
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 24 * 1024 * 1024
+SCRATCH_BYTES = 1 << 16
 
 
 class FrameError(Exception):
@@ -89,6 +90,9 @@ class FrameReader:
         self.buffer = bytearray()
         self.arrival = time.monotonic()
         self._last_recv = self.arrival
+        # Small reads land in one reused buffer: a fresh 1 MiB bytes per recv is an mmap/munmap
+        # pair (and a TLB flush) each time.
+        self._scratch = memoryview(bytearray(SCRATCH_BYTES))
 
     def _complete_frame(self) -> bytes | None:
         if len(self.buffer) < HEADER.size:
@@ -103,6 +107,13 @@ class FrameReader:
         del self.buffer[:end]
         return payload
 
+    def _missing(self) -> int:
+        """Bytes still needed for the frame being read (0 when its length is not known yet)."""
+        if len(self.buffer) < HEADER.size:
+            return 0
+        (length,) = HEADER.unpack_from(self.buffer)
+        return HEADER.size + length - len(self.buffer)
+
     def read(self, deadline: float | None = None) -> bytes:
         """The next frame's payload; FrameTimeout at `deadline` (monotonic), FrameError on EOF."""
         while True:
@@ -112,15 +123,21 @@ class FrameReader:
                 return payload
             if deadline is not None and time.monotonic() >= deadline:
                 raise FrameTimeout()  # also when a peer trickles bytes that never make a frame
+            missing = self._missing()
             try:
-                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
+                if missing > SCRATCH_BYTES:  # a big frame: one exact-size read, no copying around
+                    chunk = self.sock.recv(missing, socket.MSG_DONTWAIT)
+                    got = len(chunk)
+                else:
+                    got = self.sock.recv_into(self._scratch, SCRATCH_BYTES, socket.MSG_DONTWAIT)
+                    chunk = self._scratch[:got]
             except BlockingIOError:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 select.select([self.sock], [], [], left)
                 continue
             except (ConnectionResetError, BrokenPipeError) as e:
                 raise FrameError(f"stream broken: {e}") from None
-            if not chunk:
+            if not got:
                 raise FrameError("peer closed the stream")
             self.buffer += chunk
             self._last_recv = time.monotonic()
