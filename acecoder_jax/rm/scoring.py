@@ -33,7 +33,7 @@ class RewardScorer:
         self.graphdef, self.state = nnx.split(model)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
-        self.buckets = tuple(b for b in buckets if b <= max_length) or (max_length,)
+        self.buckets = tuple(sorted({b for b in buckets if b < max_length} | {max_length}))
         self.max_length = max_length
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
