@@ -34,6 +34,9 @@ def test_reward_scorer_batches_match_single_rows(tiny_checkpoints):
     for q, r, b in zip(questions, responses, batched):
         alone = RewardScorer(rm, tok, batch_size=1, buckets=(512,))([q], [r])[0]
         assert abs(alone - b) < 1e-4
+    # rows longer than the largest bucket under max_length are cut to max_length, which is a bucket
+    long = RewardScorer(rm, tok, batch_size=2, buckets=(16, 64), max_length=100)(["q " * 80], ["r " * 80])
+    assert long.shape == (1,) and np.isfinite(long).all()
     with pytest.raises(ValueError, match="3 questions but 2 responses"):
         RewardScorer(rm, tok)(questions, responses[:2])
 
