@@ -1,7 +1,9 @@
-"""Length-prefixed JSON frames over a stream socket, read with a deadline and a size bound.
+"""Length-prefixed frames over a stream socket, read with a deadline and a size bound.
 
-Used between the supervisor, the zygote and the sandbox child. The reader never trusts the
-peer: a frame over the bound, bad JSON or a missed deadline is an error, never a hang.
+Used between the supervisor and the sandbox child. Payloads are JSON (the supervisor's
+messages; the child's answers are tagged plain-data JSON, see plain_data) or marshalled call
+code (supervisor to child only: trusted data). The reader never trusts the peer: a frame over
+the bound, EOF or a missed deadline is an error, never a hang.
 """
 from __future__ import annotations
 
@@ -31,49 +33,6 @@ def encode_frame(message: dict) -> bytes:
 
 def send_frame(sock: socket.socket, message: dict) -> None:
     sock.sendall(encode_frame(message))
-
-
-def _recv_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise FrameTimeout()
-            ready, _, _ = select.select([sock], [], [], left)
-            if not ready:
-                raise FrameTimeout()
-        try:
-            k = sock.recv_into(view[got:], n - got)
-        except (ConnectionResetError, BrokenPipeError) as e:
-            raise FrameError(f"stream broken: {e}") from None
-        if k == 0:
-            raise FrameError("peer closed the stream")
-        got += k
-    return bytes(buf)
-
-
-def recv_payload(sock: socket.socket, deadline: float | None = None, max_bytes: int = MAX_FRAME) -> bytes:
-    """Read one frame's raw payload; `deadline` is a time.monotonic() value or None to block."""
-    (length,) = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline))
-    if length > max_bytes:
-        raise FrameError(f"frame of {length} bytes is over the {max_bytes} limit")
-    return _recv_exact(sock, length, deadline)
-
-
-def recv_frame(sock: socket.socket, deadline: float | None = None, max_bytes: int = MAX_FRAME):
-    """Read one JSON-object frame; `deadline` is a time.monotonic() value or None to block."""
-    payload = recv_payload(sock, deadline, max_bytes)
-    try:
-        message = json.loads(payload.decode("utf-8", "surrogatepass"))
-    except (ValueError, RecursionError) as e:
-        raise FrameError(f"frame is not JSON: {str(e)[:200]}") from None
-    if type(message) is not dict:
-        raise FrameError("frame is not a JSON object")
-    return message
-
 
 
 class FrameReader:

@@ -7,7 +7,6 @@ import os
 import selectors
 import subprocess
 import sys
-import time
 from typing import Iterable, Iterator
 
 from sandbox_workers import jobs as jobs_mod
