@@ -276,8 +276,8 @@ class Pipeline:
         train = read_metrics(self.path(name), "train")
         if len(evals) < 2:
             raise RuntimeError(f"{name}: expected held-out evaluations before and after training, got {len(evals)}")
-        timing = {k: float(sum(r.get(k, 0.0) for r in train)) for k in ("rollout_time", "execution_time", "update_time")
-                  if any(k in r for r in train)}
+        timing = {k[len("time_"):]: round(float(sum(r.get(k, 0.0) for r in train)), 2)
+                  for k in ("time_rollout", "time_execution", "time_logprobs", "time_update", "time_step")}
         return {"pass1_before": float(evals[0]["pass@1"]), "pass1_after": float(evals[-1]["pass@1"]),
                 "steps": int(result.steps_done), "eval_problems": int(evals[-1]["problems"]),
                 "eval_samples_per_problem": int(evals[-1]["samples_per_problem"]),

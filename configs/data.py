@@ -34,7 +34,7 @@ def base() -> ml_collections.ConfigDict:
     c.seeds.min_program_chars = 100
 
     c.synthesis = ml_collections.ConfigDict()
-    c.synthesis.backend = "reference"  # reference | openai  (a JAX-sampler backend plugs in here)
+    c.synthesis.backend = "reference"  # reference | openai | sampler (in-process JAX sampler)
     c.synthesis.num_tests = 20
     c.synthesis.reference = ml_collections.ConfigDict()
     c.synthesis.reference.num_candidates = 160
@@ -51,6 +51,17 @@ def base() -> ml_collections.ConfigDict:
     c.synthesis.openai.backoff_s = 1.0
     c.synthesis.openai.timeout_s = 120.0
     c.synthesis.openai.cache_dir = ""  # "": <workdir>/openai_cache
+
+    c.synthesis.sampler = ml_collections.ConfigDict()
+    c.synthesis.sampler.hf_path = ""  # HF causal-LM dir (local or gs://), e.g. Qwen2.5-Coder-32B-Instruct
+    c.synthesis.sampler.tokenizer = ""  # "": hf_path
+    c.synthesis.sampler.param_dtype = "bfloat16"
+    c.synthesis.sampler.mesh_shape = (1, -1, 1)
+    c.synthesis.sampler.batch_size = 32
+    c.synthesis.sampler.prompt_buckets = (512, 1024, 2048)
+    c.synthesis.sampler.temperature = 0.7
+    c.synthesis.sampler.max_new_tokens = 2048
+    c.synthesis.sampler.seed = 0
 
     c.proxy = ml_collections.ConfigDict()
     c.proxy.source = "seed"  # seed: the seed program | completions: a jsonl of proxy completions

@@ -30,7 +30,7 @@ def base() -> ml_collections.ConfigDict:
 
     c.data = _stage_config("data", "toy")
     c.data.seeds.num_toy_tasks = 240
-    c.data.seeds.toy_difficulties = (1, 2)
+    c.data.seeds.toy_difficulties = (1,)
     c.data.synthesis.num_tests = 12
     c.data.synthesis.reference.num_candidates = 80
     c.data.execution.timeout_s = 5.0
@@ -58,7 +58,7 @@ def base() -> ml_collections.ConfigDict:
     c.sft_mix.correct_fraction = 0.3
 
     c.sample = ml_collections.ConfigDict()
-    c.sample.n = 8
+    c.sample.n = 16
     c.sample.temperature = 1.0
     c.sample.max_new_tokens = 64
     c.sample.batch_size = 64
@@ -90,7 +90,7 @@ def base() -> ml_collections.ConfigDict:
     c.rl.data.template = "plain"
     c.rl.data.eval_fraction = 0.0
     c.rl.rollout.prompt_buckets = (64, 128, 256)
-    c.rl.train.total_steps = 20
+    c.rl.train.total_steps = 40
     c.rl.train.eval_every = 20
     c.rl.train.save_every = 10
     c.rl_rm = ml_collections.ConfigDict()
@@ -101,14 +101,13 @@ def base() -> ml_collections.ConfigDict:
     c.humaneval.limit = 0  # 0: all 164 problems
     c.humaneval.max_new_tokens = 64
     c.humaneval.batch_size = 64
-    c.humaneval.prompt_buckets = (256, 512, 1024)
+    c.humaneval.prompt_buckets = (512, 1024, 2048)
     return c
 
 
 def ci() -> ml_collections.ConfigDict:
     c = base()
     c.data.seeds.num_toy_tasks = 160
-    c.data.seeds.toy_difficulties = (1,)
     c.sample.n = 12
     c.rm.data.eval_fraction = 0.3
     c.rm.train.global_batch = 8

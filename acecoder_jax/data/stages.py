@@ -43,7 +43,22 @@ def make_synthesizer(cfg, workdir: str):
                                 backoff_s=o.backoff_s, timeout_s=o.timeout_s,
                                 cache_dir=o.cache_dir or io.join(workdir, "openai_cache"))
         return LLMSynthesizer(model, num_tests=syn.num_tests)
-    raise ValueError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai)")
+    if syn.backend == "sampler":
+        from acecoder_jax.data.synthesis.backend import LLMSynthesizer
+        from acecoder_jax.data.synthesis.sampler_backend import SamplerChatModel
+        from acecoder_jax.models import load_hf
+        from acecoder_jax.parallel import make_mesh
+        from acecoder_jax.sampling import Sampler
+        from acecoder_jax.tokenization import load_tokenizer, pad_token_id
+        sc = syn.sampler
+        tok = load_tokenizer(sc.tokenizer or sc.hf_path)
+        model, _ = load_hf(sc.hf_path, mesh=make_mesh(tuple(sc.mesh_shape)), param_dtype=sc.param_dtype)
+        sampler = Sampler(model, tok, batch_size=sc.batch_size, prompt_buckets=tuple(sc.prompt_buckets),
+                          pad_id=pad_token_id(tok))
+        chat = SamplerChatModel(sampler, temperature=sc.temperature, max_new_tokens=sc.max_new_tokens,
+                                seed=sc.seed, model_name=sc.hf_path.rstrip("/").rsplit("/", 1)[-1])
+        return LLMSynthesizer(chat, num_tests=syn.num_tests)
+    raise ValueError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai, sampler)")
 
 
 def _workdir(output: str, workdir: str | None, name: str) -> str:
