@@ -193,13 +193,28 @@ def serve(sock: socket.socket) -> None:
     os._exit(0)
 
 
-def warm_up() -> None:
-    """Run the child's own code paths once in the zygote, so lazily built state (encoder,
-    compiler caches) is made there once instead of in every child."""
-    program = _Program()
-    program.load("def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None]\n")
-    calls = marshal.loads(marshal.dumps([compile("_warm(1)", "<test>", "eval"), "_warm(None)"]))
-    plain_data.loads(program.run_calls(calls))
+def warm_up(rounds: int = 20) -> None:
+    """Run the child's own code paths in the zygote, enough times for the interpreter to
+    specialise them: lazily built state (encoder, compiler caches) and rewritten bytecode then
+    already exist in every child, instead of being written (and copied on write) in each one."""
+    import socket as socket_mod
+    program_source = "def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None]\n"
+    calls = marshal.dumps([compile("_warm(1)", "<test>", "eval"), compile("_warm(None)", "<test>", "eval")])
+    plan = (frames.encode_frame({"program": program_source, "tests": 1})
+            + frames.HEADER.pack(len(calls)) + calls)
+    for _ in range(rounds):
+        ours, theirs = socket_mod.socketpair(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+        with ours, theirs:
+            theirs.sendall(plan)
+            reader = frames.FrameReader(ours)
+            source, entries = _read_plan(reader)
+            program = _Program()
+            _send(ours, program.load(source))
+            for entry in entries:
+                _send(ours, program.run_calls(entry))
+            answers = frames.FrameReader(theirs)
+            for _ in range(1 + len(entries)):
+                plain_data.loads(answers.read())
 
 
 def reopen_std_streams() -> None:

@@ -15,7 +15,7 @@ import time
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 24 * 1024 * 1024
-SCRATCH_BYTES = 1 << 16
+READ_BYTES = 1 << 16
 
 
 class FrameError(Exception):
@@ -49,9 +49,6 @@ class FrameReader:
         self.buffer = bytearray()
         self.arrival = time.monotonic()
         self._last_recv = self.arrival
-        # Small reads land in one reused buffer: a fresh 1 MiB bytes per recv is an mmap/munmap
-        # pair (and a TLB flush) each time.
-        self._scratch = memoryview(bytearray(SCRATCH_BYTES))
 
     def _complete_frame(self) -> bytes | None:
         if len(self.buffer) < HEADER.size:
@@ -82,21 +79,18 @@ class FrameReader:
                 return payload
             if deadline is not None and time.monotonic() >= deadline:
                 raise FrameTimeout()  # also when a peer trickles bytes that never make a frame
-            missing = self._missing()
             try:
-                if missing > SCRATCH_BYTES:  # a big frame: one exact-size read, no copying around
-                    chunk = self.sock.recv(missing, socket.MSG_DONTWAIT)
-                    got = len(chunk)
-                else:
-                    got = self.sock.recv_into(self._scratch, SCRATCH_BYTES, socket.MSG_DONTWAIT)
-                    chunk = self._scratch[:got]
+                # At least READ_BYTES (heap-allocated, never zero-filled, shrunk to what arrived;
+                # a 1 MiB read buffer would be an mmap/munmap pair per read), or the rest of a
+                # big frame in one read.
+                chunk = self.sock.recv(max(self._missing(), READ_BYTES), socket.MSG_DONTWAIT)
             except BlockingIOError:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 select.select([self.sock], [], [], left)
                 continue
             except (ConnectionResetError, BrokenPipeError) as e:
                 raise FrameError(f"stream broken: {e}") from None
-            if not got:
+            if not chunk:
                 raise FrameError("peer closed the stream")
             self.buffer += chunk
             self._last_recv = time.monotonic()

@@ -111,7 +111,7 @@ class Supervisor:
         reply = json.loads(data)
         if "spawn_error" in reply:
             raise RuntimeError(f"zygote could not spawn a child: {reply['spawn_error']}")
-        pid, sock = reply["pid"], socket.socket(fileno=fds[0])
+        pid, sock = reply["pid"], socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fds[0])
         outcomes = ["not_run"] * n
         messages = [None] * n if job["details"] else None
         status, error = self._drive(job, splits, plan, sock, outcomes, messages)

@@ -86,7 +86,7 @@ def _spawn(ctl: socket.socket, request: dict, root: str, workdir: str, uid: int 
             isolation.confine_child(workdir=workdir, uid=uid, parent_pid=zygote_pid,
                                     memory_mb=int(request["memory_mb"]), cpu_s=int(request["cpu_s"]),
                                     file_mb=int(request.get("file_mb", 16)), path_map=path_map)
-            child.serve(socket.socket(fileno=3))
+            child.serve(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=3))
         except BaseException:  # noqa: BLE001
             pass
         os._exit(71)
