@@ -2,7 +2,7 @@
 
 from acecoder_jax.models.config import PRESETS, ModelConfig, UnsupportedArchitectureError, preset
 from acecoder_jax.models.decoder import DecoderModel, KVCache
-from acecoder_jax.models.init import init_model
+from acecoder_jax.models.init import build_model, init_model
 
 
 def load_hf(path, **kw):
@@ -20,4 +20,4 @@ def export_hf(model, config, out_dir, **kw):
 
 
 __all__ = ["ModelConfig", "PRESETS", "preset", "UnsupportedArchitectureError", "DecoderModel", "KVCache",
-           "init_model", "load_hf", "export_hf"]
+           "build_model", "init_model", "load_hf", "export_hf"]

@@ -23,3 +23,28 @@ def init_model(config: ModelConfig, *, head: str = "lm", mesh: Optional[Mesh] = 
     shardings = param_shardings(abstract_state, mesh)
     state = jax.jit(lambda: nnx.state(make()), out_shardings=shardings)()
     return nnx.merge(graphdef, state)
+
+
+def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: int):
+    """(DecoderModel, ModelConfig) from a config's `model` section: an HF checkpoint (init='hf') or a
+    preset with random weights (init='preset'), checked against the tokenizer's vocabulary."""
+    from acecoder_jax.models.config import preset
+
+    runtime = dict(remat=model_cfg.remat, scan_layers=model_cfg.scan_layers)
+    if model_cfg.init == "hf":
+        if not model_cfg.hf_path:
+            raise ValueError("config.model.init='hf' needs config.model.hf_path")
+        from acecoder_jax.checkpoints.hf import load_hf
+
+        model, config = load_hf(model_cfg.hf_path, head=head, mesh=mesh, param_dtype=model_cfg.param_dtype,
+                                compute_dtype=model_cfg.compute_dtype, seed=seed, **runtime)
+    elif model_cfg.init == "preset":
+        config = preset(model_cfg.preset, param_dtype=model_cfg.param_dtype, compute_dtype=model_cfg.compute_dtype,
+                        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+                        bos_token_id=tokenizer.bos_token_id, **runtime)
+        model = init_model(config, head=head, mesh=mesh, seed=seed)
+    else:
+        raise ValueError(f"config.model.init={model_cfg.init!r}; expected 'hf' or 'preset'")
+    if len(tokenizer) > config.vocab_size:
+        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {config.vocab_size}")
+    return model, config

@@ -26,6 +26,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
+from acecoder_jax.models.init import build_model
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
 from acecoder_jax.rl.rewards import ExecutionReward, RewardOutput, build_reward, make_executor
 from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutWorker, load_problems, make_problem,
@@ -79,28 +80,6 @@ def rl_loss(model, batch: dict, *, policy_loss: str = "ppo-clip", clip_low: floa
 # --------------------------------------------------------------------------------------------
 # Building blocks from config
 # --------------------------------------------------------------------------------------------
-
-
-def build_policy_model(model_cfg, mesh, tokenizer, seed: int, head: str = "lm"):
-    """(DecoderModel, ModelConfig) from an HF checkpoint (model.init='hf') or a preset (random init)."""
-    from acecoder_jax.models import init_model, load_hf, preset
-
-    runtime = dict(remat=model_cfg.remat, scan_layers=model_cfg.scan_layers)
-    if model_cfg.init == "hf":
-        if not model_cfg.hf_path:
-            raise ValueError("config.model.init='hf' needs config.model.hf_path")
-        model, mc = load_hf(model_cfg.hf_path, head=head, mesh=mesh, param_dtype=model_cfg.param_dtype,
-                            compute_dtype=model_cfg.compute_dtype, seed=seed, **runtime)
-    elif model_cfg.init == "preset":
-        mc = preset(model_cfg.preset, param_dtype=model_cfg.param_dtype, compute_dtype=model_cfg.compute_dtype,
-                    pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                    bos_token_id=tokenizer.bos_token_id, **runtime)
-        model = init_model(mc, head=head, mesh=mesh, seed=seed)
-    else:
-        raise ValueError(f"config.model.init={model_cfg.init!r}; expected 'hf' or 'preset'")
-    if len(tokenizer) > mc.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {mc.vocab_size}")
-    return model, mc
 
 
 def reward_model_scorer(path: str, tokenizer, *, mesh=None, batch_size: int = 8, max_length: int = 2048,
@@ -243,7 +222,7 @@ class RLTrainer:
         self.reward = reward if reward is not None else self._build_reward()
 
         # models
-        model, self.model_config = build_policy_model(c.model, self.mesh, self.tokenizer, c.seed)
+        model, self.model_config = build_model(c.model, head="lm", mesh=self.mesh, tokenizer=self.tokenizer, seed=c.seed)
         sampler_params = SamplingParams(max_new_tokens=ro.max_new_tokens, temperature=ro.temperature,
                                         top_p=ro.top_p, top_k=ro.top_k, n=ro.n_samples,
                                         stop_token_ids=tuple(stop_token_ids(self.tokenizer)),
@@ -351,7 +330,7 @@ class RLTrainer:
         if ref.hf_path:
             cfg = self.config.model.copy_and_resolve_references()
             cfg.init, cfg.hf_path = "hf", ref.hf_path
-            model, _ = build_policy_model(cfg, self.mesh, self.tokenizer, self.config.seed)
+            model, _ = build_model(cfg, head="lm", mesh=self.mesh, tokenizer=self.tokenizer, seed=self.config.seed)
             return nnx.split(model, nnx.Param)[1]
         # a copy of the initial actor: the actor's buffers are donated by every update
         return jax.tree.map(lambda x: jnp.array(x, copy=True), self.state.params)

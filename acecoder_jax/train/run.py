@@ -16,6 +16,7 @@ from typing import Optional
 import jax
 
 from acecoder_jax.data import io
+from acecoder_jax.models.init import build_model
 from acecoder_jax.parallel import initialize_multihost, make_mesh
 from acecoder_jax.tokenization import load_tokenizer, save_tokenizer
 from acecoder_jax.train import data as train_data
@@ -53,29 +54,6 @@ def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
     stats["train_examples"] = len(train_set)
     stats["eval_examples"] = len(eval_set) if eval_set is not None else 0
     return train_set, eval_set, stats
-
-
-def _build_model(config, head: str, mesh, tokenizer):
-    from acecoder_jax.models import init_model, load_hf, preset
-
-    m = config.model
-    runtime = dict(remat=m.remat, scan_layers=m.scan_layers)
-    if m.init == "hf":
-        if not m.hf_path:
-            raise ValueError("config.model.init='hf' needs config.model.hf_path")
-        model, model_config = load_hf(m.hf_path, head=head, mesh=mesh, param_dtype=m.param_dtype,
-                                      compute_dtype=m.compute_dtype, seed=config.seed, **runtime)
-    elif m.init == "preset":
-        model_config = preset(m.preset, param_dtype=m.param_dtype, compute_dtype=m.compute_dtype,
-                              pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                              bos_token_id=tokenizer.bos_token_id, **runtime)
-        model = init_model(model_config, head=head, mesh=mesh, seed=config.seed)
-    else:
-        raise ValueError(f"config.model.init={m.init!r}; expected 'hf' or 'preset'")
-    if len(tokenizer) > model_config.vocab_size:
-        raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is "
-                         f"{model_config.vocab_size}")
-    return model, model_config
 
 
 class _DropOrbaxInfo(logging.Filter):
@@ -124,7 +102,8 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
         io.write_json(io.join(workdir, DATA_STATS_FILE), stats)
     logging.info("data: %s", json.dumps(stats))
 
-    model, model_config = _build_model(config, objective_.head, mesh, tokenizer)
+    model, model_config = build_model(config.model, head=objective_.head, mesh=mesh, tokenizer=tokenizer,
+                                      seed=config.seed)
     o = config.optim
     warmup = int(round(o.warmup_ratio * total))
     optimizer = adamw(o.lr, total, warmup_steps=warmup, min_lr_ratio=o.min_lr_ratio, weight_decay=o.weight_decay,
