@@ -220,3 +220,19 @@ def test_non_root_fallback_isolation():
     assert report["netns"] or "netns_error" in report
     assert report["probe_exit"] == 0, report
     os.rmdir(report["sandbox_root"])
+
+
+def test_slots_pinned_to_one_core_each():
+    """Each slot's supervisor, zygote and children share one core (round robin over the allowed
+    cores); pin_cpus=False leaves the scheduler free."""
+    allowed = sorted(os.sched_getaffinity(0))
+    for pin in (True, False):
+        with SandboxPool(3, pin_cpus=pin) as p:
+            results = list(p.run([{"id": 1, "program": "import os\ndef f():\n    return sorted(os.sched_getaffinity(0))",
+                                   "tests": [f"assert f() == {[allowed[0]] if pin else allowed}"]}]))
+            for slot in p.slots:
+                zygote = int(open(f"/proc/{slot.proc.pid}/task/{slot.proc.pid}/children").read().split()[0])
+                for pid in (slot.proc.pid, zygote):
+                    want = {allowed[slot.index % len(allowed)]} if pin else set(allowed)
+                    assert os.sched_getaffinity(pid) == want
+        assert results[0]["outcomes"] == ["pass"], results
