@@ -110,9 +110,11 @@ def main():
                 hf_tokens = theirs()
                 same &= bool(np.array_equal(np.stack(ours_tokens), hf_tokens))
             jt, ht = [], []
-            for _ in range(args.repeats):
+            for _ in range(args.repeats):  # alternate; pause so neither side's idle threads still spin
+                time.sleep(0.3)
                 t = time.perf_counter(); ours(); jt.append(time.perf_counter() - t)
                 if hf is not None:
+                    time.sleep(0.3)
                     t = time.perf_counter(); theirs(); ht.append(time.perf_counter() - t)
             toks = b * args.new_tokens
             results[b] = {"jax": toks / statistics.median(jt)}
