@@ -125,7 +125,8 @@ class Pipeline:
                                  self.path("data", "filtered.jsonl"), workdir=self.path("data", "work"))
         before = self._records("synthesized.jsonl")
         after = self._records("filtered.jsonl")
-        return {"stats": stats, "questions_in": self.config.data.seeds.num_toy_tasks,
+        seeds_in = self.results["synthesize"]["result"]["stats"]["records_in"]
+        return {"stats": stats, "questions_in": seeds_in,
                 "questions_synthesized": len(before), "questions_after_filter": len(after),
                 "tests_per_question_before": float(np.mean([len(r["test_cases"]) for r in before])),
                 "tests_per_question_after": float(np.mean([len(r["test_cases"]) for r in after]))}

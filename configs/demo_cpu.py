@@ -30,7 +30,7 @@ def base() -> ml_collections.ConfigDict:
 
     c.data = _stage_config("data", "toy")
     c.data.seeds.num_toy_tasks = 240
-    c.data.seeds.toy_difficulties = (1,)
+    c.data.seeds.toy_difficulties = (1, 2)
     c.data.synthesis.num_tests = 12
     c.data.synthesis.reference.num_candidates = 80
     c.data.execution.timeout_s = 5.0
@@ -49,7 +49,7 @@ def base() -> ml_collections.ConfigDict:
     c.sft.optim.warmup_ratio = 0.05
     c.sft.train.global_batch = 32
     c.sft.train.micro_batch = 32
-    c.sft.train.total_steps = 300
+    c.sft.train.total_steps = 600
     c.sft.train.eval_every = 100
     c.sft.train.save_every = 100
     c.sft.train.log_every = 50
@@ -107,7 +107,9 @@ def base() -> ml_collections.ConfigDict:
 
 def ci() -> ml_collections.ConfigDict:
     c = base()
-    c.data.seeds.num_toy_tasks = 160
+    c.data.seeds.num_toy_tasks = 160  # difficulty 1 has fewer distinct tasks: the generator stops at ~76
+    c.data.seeds.toy_difficulties = (1,)
+    c.sft.train.total_steps = 300
     c.sample.n = 12
     c.rm.data.eval_fraction = 0.3
     c.rm.train.global_batch = 8

@@ -45,7 +45,7 @@ def test_demo_pipeline_kill_resume_and_report(tmp_path):
 
     report = json.loads(open(os.path.join(workdir, "report.json")).read())
     c = report["counts"]
-    assert c["questions_in"] == 160 and 0 < c["questions_after_filter"] <= c["questions_synthesized"] <= 160
+    assert 50 <= c["questions_in"] <= 160 and 0 < c["questions_after_filter"] <= c["questions_synthesized"] <= c["questions_in"]
     assert c["tests_per_question_after_filter"] >= 5
     assert c["sampled_programs"] == 12 * c["train_questions"]  # no duplicates after the kill
     assert c["pairs"] > 0
