@@ -4,3 +4,6 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# gcsfs reads this when it is imported: against fake-gcs-server its zonal-bucket probe (gRPC) hangs.
+# Set here, before any test module imports gcsfs, so test order cannot matter.
+os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
