@@ -1,7 +1,6 @@
 """Hostile and pathological programs: none may pass a test it should fail, the pool must keep
 serving, nothing may be left running, and nothing outside the sandbox may change."""
 import os
-import signal
 import site
 import socket
 import threading

@@ -20,7 +20,7 @@ the Reinforce++ variants whiten the returns over all valid tokens of the batch.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp

@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import logging
 import time
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -28,7 +28,7 @@ from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
 from acecoder_jax.models.init import build_model
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
-from acecoder_jax.rl.rewards import ExecutionReward, RewardOutput, build_reward, make_executor
+from acecoder_jax.rl.rewards import ExecutionReward, build_reward, make_executor
 from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutWorker, load_problems, make_problem,
                                      response_log_probs, toy_problem_records)
 from acecoder_jax.sampling import Sampler, SamplingParams
@@ -36,7 +36,7 @@ from acecoder_jax.train.data import BatchSchedule
 from acecoder_jax.train.loop import batch_sharding, place_batch
 from acecoder_jax.train.metrics import MetricsWriter, read_metrics
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
-from acecoder_jax.train.step import TrainState, init_train_state, make_train_step
+from acecoder_jax.train.step import init_train_state, make_train_step
 
 CHECKPOINT_DIR = "checkpoints"
 EXPORT_DIR = "hf"
