@@ -20,30 +20,10 @@ from acecoder_jax.train import loop as L
 from acecoder_jax.train.metrics import read_metrics
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
 from acecoder_jax.train.step import init_train_state, make_train_step
-from tests.train_fixtures import CACHE_ENV, compilation_cache, learnable_pairs, read_scalars, train_tokenizer
+from tests.train_fixtures import (CACHE_ENV, jax_cache, learnable_pairs, read_scalars,  # noqa: F401 (fixtures)
+                                  tok_dir, tokenizer)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def jax_cache(tmp_path_factory):
-    path = str(tmp_path_factory.getbasetemp() / "jax_cache")
-    with compilation_cache(path):
-        yield path
-
-
-@pytest.fixture(scope="module")
-def tok_dir(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("tok"))
-    train_tokenizer(d)
-    return d
-
-
-@pytest.fixture(scope="module")
-def tokenizer(tok_dir):
-    from acecoder_jax.tokenization import load_tokenizer
-
-    return load_tokenizer(tok_dir)
 
 
 @pytest.fixture(scope="module")

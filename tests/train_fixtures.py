@@ -9,6 +9,8 @@ import os
 import random
 import struct
 
+import pytest
+
 WORDS = "alpha beta gamma delta value items total count index result left right".split()
 
 
@@ -94,3 +96,27 @@ def compilation_cache(path: str):
         for n, v in old.items():
             jax.config.update(n, v)
         cc.reset_cache()
+
+
+# ---- fixtures shared by the RM and LM trainer tests (import them into a test module) ------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_cache(tmp_path_factory):
+    path = str(tmp_path_factory.getbasetemp() / "jax_cache")
+    with compilation_cache(path):
+        yield path
+
+
+@pytest.fixture(scope="module")
+def tok_dir(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("tok"))
+    train_tokenizer(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tok_dir):
+    from acecoder_jax.tokenization import load_tokenizer
+
+    return load_tokenizer(tok_dir)
