@@ -15,7 +15,6 @@ import os
 import resource
 import signal
 import sys
-import tempfile
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -132,8 +131,21 @@ def setup_zygote_namespaces() -> dict:
         except OSError as e:
             report["netns_error"] = str(e)
     if report["sandbox_root"] is None:
-        report["sandbox_root"] = tempfile.mkdtemp(prefix="sbx-")
+        report["sandbox_root"] = _private_dir(os.environ.get("TMPDIR") or "/tmp", "sbx-")
     return report
+
+
+def _private_dir(parent: str, prefix: str) -> str:
+    """A new 0700 directory under `parent` (tempfile.mkdtemp without importing tempfile, which
+    would pull compression modules into every child)."""
+    for _ in range(100):
+        path = os.path.join(parent, prefix + os.urandom(6).hex())
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free directory name under {parent}")
 
 
 def _hard_caps() -> dict:
@@ -194,7 +206,8 @@ def prepare_zygote_process(workdir: str | None = None, path_map: dict | None = N
     os.environ.update(CHILD_ENV)
     if workdir is not None:
         os.environ.update(HOME=workdir, TMPDIR=workdir)
-        tempfile.tempdir = workdir
+        if "tempfile" in sys.modules:  # already imported: its cached default must follow TMPDIR
+            sys.modules["tempfile"].tempdir = workdir
     if path_map:
         sys.path[:] = [path_map.get(p, p) for p in sys.path]
         sys.path_importer_cache.clear()
@@ -205,13 +218,16 @@ def prepare_zygote_process(workdir: str | None = None, path_map: dict | None = N
 
 
 def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
-                  file_mb: int, path_map: dict | None = None) -> None:
+                  file_mb: int, path_map: dict | None = None, prepared_by: int | None = None) -> None:
     """Run in the freshly forked child before any untrusted code; raises on failure.
 
-    When forked from a zygote prepared for this `workdir`, only the per-child steps run;
-    otherwise the child prepares itself first (and so gets a session of its own).
+    `parent_pid` is the process the child must die with (checked after arming the death
+    signal); `prepared_by` the process it was forked from, `parent_pid` unless the child was
+    cloned as a sibling. When that process is a zygote prepared for this `workdir`, only the
+    per-child steps run; otherwise the child prepares itself first (and so gets a session of
+    its own).
     """
-    if _prepared == (parent_pid, workdir):
+    if _prepared == (parent_pid if prepared_by is None else prepared_by, workdir):
         os.setpgid(0, 0)  # its own process group, killed as a whole; the session is the zygote's
     else:
         prepare_zygote_process(workdir, path_map)

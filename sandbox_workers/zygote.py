@@ -1,10 +1,21 @@
-"""The zygote: a clean, pre-warmed process that forks one confined child per program.
+"""The zygote: a clean, pre-warmed interpreter that clones one confined child per program.
 
-It is forked by the supervisor before the supervisor reads any job, so its memory (and every
-child's) holds no tests, expected values or secrets. It only receives limits, never programs.
-Protocol over a SOCK_SEQPACKET pair: {"memory_mb", "cpu_s", "file_mb"} -> {"pid"} with the
-supervisor's end of a fresh socketpair attached; after the child is reaped and its directory
-removed: {"exit_code" | "signal", "output"}.
+The supervisor starts it with exec (`python -S -m sandbox_workers.zygote FD SLOT`) before it
+reads any job, so the zygote's memory, and every child's, holds only the sandbox's own code and
+the pre-imported stdlib modules: no tests, expected values, secrets, or the supervisor's heap.
+Everything a child inherits is cheaper to fork, to fault in and to tear down when it is small.
+
+Children are cloned with CLONE_PARENT: they are the supervisor's children, so the supervisor
+reaps them and reads their exit status itself, and the zygote never wakes up when one dies.
+Per program the zygote only prepares the child's directory, capture file and socket, clones,
+and hands the supervisor its ends. Every page the zygote writes after a clone is a
+copy-on-write fault, so this loop does as little Python as it can.
+
+Protocol over a SOCK_SEQPACKET pair: at start the zygote sends its isolation report (JSON);
+then per program the supervisor sends REQUEST (memory_mb, cpu_s, file_mb) and the zygote
+answers REPLY (pid) with the child's socket and its stdout/stderr capture file attached, or
+b"E" + a message when it could not spawn. The previous child's directory is removed when the
+next one is prepared (the supervisor has reaped it by then) and when the zygote exits.
 """
 from __future__ import annotations
 
@@ -12,38 +23,80 @@ import ctypes
 import gc
 import json
 import os
-import shutil
+import platform
 import signal
 import socket
-import tempfile
+import struct
+import sys
 
 from sandbox_workers import child, isolation
 
-OUTPUT_HEAD_BYTES = 2048
+REQUEST = struct.Struct("=III")
+REPLY = struct.Struct("=i")
+
+# Imported before the first clone so programs that use them start warm, sharing the pages.
+# Kept to modules generated programs import often: every module here makes each clone and each
+# child exit a little slower (page tables, mappings), while a module left out costs only the
+# programs that import it (they import it themselves, in their own process).
+PREIMPORT = ("collections itertools functools heapq bisect math re string operator copy typing "
+             "random fractions decimal statistics dataclasses datetime enum abc numbers array "
+             "textwrap").split()
+
+CLONE_PARENT = 0x00008000
+# clone(2) with only flags set behaves like fork(2) on these (argument order differs, and is
+# irrelevant when the other arguments are 0).
+_SYS_CLONE = {"x86_64": 56, "amd64": 56, "aarch64": 220, "arm64": 220, "riscv64": 220,
+              "ppc64le": 120}
+
+_libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the call keeps the GIL, as fork needs
+_syscall = _libc.syscall
+_syscall.restype = ctypes.c_long
+_syscall.argtypes = (ctypes.c_long,) * 6
 
 
-def _rmtree(path: str) -> None:
-    def force(func, p, _exc):
-        try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
-            func(p)
-        except OSError:
-            pass
-    shutil.rmtree(path, onerror=force)
+def clone_sibling() -> int:
+    """fork(), except the child's parent is our parent (the supervisor), and without Python's
+    at-fork machinery: the zygote is single-threaded and its children never return to it, so
+    re-initialising thread state and running at-fork hooks (e.g. `random` reseeding from
+    /dev/urandom) in every child would only cost time. Returns 0 in the child."""
+    number = _SYS_CLONE.get(platform.machine().lower())
+    if number is None:
+        raise OSError(f"sandbox zygote: no clone syscall number for {platform.machine()}")
+    pid = _syscall(number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"clone: {os.strerror(err)}")
+    return pid
 
 
 def _remove_dir(path: str) -> None:
+    """Remove a child's directory and whatever the program left in it."""
     try:
         os.rmdir(path)  # the common case: the program left nothing behind
+        return
     except FileNotFoundError:
-        pass
+        return
     except OSError:
-        _rmtree(path)
+        pass
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in files + dirs:
+            target = os.path.join(root, name)
+            try:
+                os.chmod(root, 0o700)  # the program may have made its own dirs read-only
+                if name in dirs and not os.path.islink(target):
+                    os.rmdir(target)
+                else:
+                    os.unlink(target)
+            except OSError:
+                pass
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
 
 
 def _fresh_dir(path: str, uid: int | None, counter: int) -> None:
-    """Create the child's private directory at `path`, moving aside anything left there."""
+    """Create the child's private directory at `path`, removing the previous child's."""
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -60,72 +113,70 @@ def _capture_file(root: str) -> int:
     try:
         return os.open(root, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except (OSError, AttributeError):  # no O_TMPFILE on this filesystem: a name, unlinked at once
-        fd, path = tempfile.mkstemp(dir=root)
+        path = os.path.join(root, f"capture-{os.getpid()}")
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600)
         os.unlink(path)
         return fd
 
 
-def _spawn(ctl: socket.socket, request: dict, root: str, workdir: str, uid: int | None, counter: int,
-           path_map: dict) -> None:
+def _run_child(c_fd: int, out_fd: int, request: tuple, workdir: str, uid: int | None,
+               zygote_pid: int, supervisor_pid: int, path_map: dict) -> None:
+    """In the cloned child: wire up fds 0-3, confine, serve the plan. Never returns."""
+    try:
+        null_fd = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null_fd, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.dup2(c_fd, 3)
+        os.closerange(4, 65536)
+        memory_mb, cpu_s, file_mb = request
+        isolation.confine_child(workdir=workdir, uid=uid, parent_pid=supervisor_pid,
+                                prepared_by=zygote_pid, memory_mb=memory_mb, cpu_s=cpu_s,
+                                file_mb=file_mb, path_map=path_map)
+        child.serve(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=3))
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(71)
+
+
+def _spawn(ctl: socket.socket, request: tuple, root: str, workdir: str, uid: int | None,
+           counter: int, supervisor_pid: int, path_map: dict) -> None:
     _fresh_dir(workdir, uid, counter)
     out_fd = _capture_file(root)
     s_end, c_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     zygote_pid = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            c_fd = os.dup(c_end.detach())
-            ctl.detach()
-            s_end.detach()
-            null_fd = os.open("/dev/null", os.O_RDONLY)
-            os.dup2(null_fd, 0)
-            os.dup2(out_fd, 1)
-            os.dup2(out_fd, 2)
-            os.dup2(c_fd, 3)
-            os.closerange(4, 65536)
-            isolation.confine_child(workdir=workdir, uid=uid, parent_pid=zygote_pid,
-                                    memory_mb=int(request["memory_mb"]), cpu_s=int(request["cpu_s"]),
-                                    file_mb=int(request.get("file_mb", 16)), path_map=path_map)
-            child.serve(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=3))
-        except BaseException:  # noqa: BLE001
-            pass
-        os._exit(71)
-    c_end.close()
-    socket.send_fds(ctl, [json.dumps({"pid": pid}).encode()], [s_end.fileno()])
-    s_end.close()
-    _, status = os.waitpid(pid, 0)
     try:
-        os.killpg(pid, signal.SIGKILL)  # anything left in the program's group
-    except (ProcessLookupError, PermissionError):
-        pass
-    report: dict = {"pid": pid}
-    if os.WIFSIGNALED(status):
-        report["signal"] = os.WTERMSIG(status)
-    else:
-        report["exit_code"] = os.WEXITSTATUS(status)
-    try:
-        head = os.pread(out_fd, OUTPUT_HEAD_BYTES, 0)
-        if head:
-            report["output"] = head.decode("utf-8", "replace")
-    except OSError:
-        pass
-    os.close(out_fd)
-    _remove_dir(workdir)
-    ctl.send(json.dumps(report).encode())
+        pid = clone_sibling()
+        if pid == 0:
+            _run_child(c_end.fileno(), out_fd, request, workdir, uid, zygote_pid, supervisor_pid,
+                       path_map)
+        socket.send_fds(ctl, [REPLY.pack(pid)], [s_end.fileno(), out_fd])
+    finally:
+        c_end.close()
+        s_end.close()
+        os.close(out_fd)
 
 
 def serve(ctl: socket.socket, slot: int) -> None:
     """Zygote main loop; exits when the supervisor closes the control socket."""
-    ctypes.CDLL(None).prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    supervisor_pid = os.getppid()
+    _libc.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != supervisor_pid:  # the supervisor died before the death signal was armed
+        os._exit(0)
     null_fd = os.open("/dev/null", os.O_RDWR)
     os.dup2(null_fd, 0)
-    os.dup2(null_fd, 1)  # the supervisor's stdout is its result channel: never share it
+    os.dup2(null_fd, 1)  # never write into the supervisor's streams
     os.close(null_fd)
     report = isolation.setup_zygote_namespaces()
     root = report["sandbox_root"]
     workdir = os.path.join(root, "w")  # one child at a time: the same path, recreated for each
     path_map = report.get("path_map") or {}
     isolation.prepare_zygote_process(workdir, path_map)
+    for name in PREIMPORT:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
     # Text streams over fds 0-2, made once: each child dups its capture file onto fds 1 and 2
     # before any code runs, and the zygote never writes, so no buffered output is inherited.
     child.reopen_std_streams()
@@ -136,11 +187,18 @@ def serve(ctl: socket.socket, slot: int) -> None:
     ctl.send(json.dumps(report).encode())
     counter = 0
     while True:
-        data = ctl.recv(65536)
-        if not data:
+        data = ctl.recv(REQUEST.size)
+        if len(data) != REQUEST.size:
+            _remove_dir(workdir)
+            if not report["mountns"]:  # a private tmpfs vanishes with the namespace
+                _remove_dir(root)
             os._exit(0)
         counter += 1
         try:
-            _spawn(ctl, json.loads(data), root, workdir, uid, counter, path_map)
+            _spawn(ctl, REQUEST.unpack(data), root, workdir, uid, counter, supervisor_pid, path_map)
         except Exception as e:  # noqa: BLE001 - report and keep serving
-            ctl.send(json.dumps({"spawn_error": f"{type(e).__name__}: {e}"}).encode())
+            ctl.send(b"E" + f"{type(e).__name__}: {e}".encode()[:4000])
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])), int(sys.argv[2]))
