@@ -1,6 +1,7 @@
 """Run a jsonl file of jobs on this host and write one result line per job.
 
     python -m sandbox_workers.run --jobs JOBS.jsonl --results OUT.jsonl [--workers N]
+        [--preimport typing,collections,...]
 
 Results come in completion order. A line that is not valid UTF-8 JSON yields an "invalid"
 result naming the line. A progress line is shown on a terminal; a summary JSON is printed last.
@@ -14,6 +15,10 @@ import sys
 from sandbox_workers import jobs as jobs_mod
 from sandbox_workers.pool import SandboxPool
 from sandbox_workers.progress import Summary
+
+
+def parse_module_list(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 def read_jobs(path: str, bad: list):
@@ -35,11 +40,14 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", required=True, help="input jsonl of jobs")
     parser.add_argument("--results", required=True, help="output jsonl of results")
     parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: all cores)")
+    parser.add_argument("--preimport", default=None, type=parse_module_list,
+                        help="comma-separated modules each zygote imports before forking programs "
+                             "(default: what generated programs import most; see zygote.py)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     bad: list[dict] = []
     summary = Summary()
-    with SandboxPool(args.workers) as pool, open(args.results, "w", encoding="utf-8") as out:
+    with SandboxPool(args.workers, preimport=args.preimport) as pool, open(args.results, "w", encoding="utf-8") as out:
         for result in pool.run(read_jobs(args.jobs, bad), progress=not args.no_progress):
             out.write(json.dumps(result) + "\n")
             summary.add(result)

@@ -55,13 +55,14 @@ def _on_alarm(signum, frame):
 
 
 class Supervisor:
-    def __init__(self, slot: int):
+    def __init__(self, slot: int, preimport: list[str] | None = None):
         self.slot = slot
         self._splits: OrderedDict[str, object] = OrderedDict()
         ctl, ctl_zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A fresh interpreter (exec, not fork): the zygote's memory never held the supervisor's.
         self.zygote = subprocess.Popen(
-            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()), str(slot)],
+            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()), str(slot)]
+            + ([] if preimport is None else [",".join(preimport)]),
             pass_fds=[ctl_zygote.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         ctl_zygote.close()
         self.ctl = ctl
@@ -323,11 +324,12 @@ def _interactive(sock, reader: frames.FrameReader, deadline: float):
 
 
 def main(argv=None) -> int:
-    """argv: SLOT [CPU]; with CPU, the slot (supervisor, zygote, children) stays on that core."""
+    """argv: SLOT [CPU|- [MODULES]]; with CPU, the slot (supervisor, zygote, children) stays on that
+    core; MODULES (comma-separated) replaces the zygote's default pre-imports."""
     argv = sys.argv[1:] if argv is None else argv
     slot = int(argv[0]) if argv else 0
     ctypes.CDLL(None).prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if len(argv) > 1:
+    if len(argv) > 1 and argv[1] != "-":
         # One core per slot: the fork, the child's copy-on-write faults and the supervisor's
         # reads of its answers all hit the same caches, and nothing migrates between cores.
         os.sched_setaffinity(0, {int(argv[1])})
@@ -338,7 +340,7 @@ def main(argv=None) -> int:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):
         pass
-    supervisor = Supervisor(slot)
+    supervisor = Supervisor(slot, [m for m in argv[2].split(",") if m] if len(argv) > 2 else None)
     # The startup heap never becomes garbage; collecting less often keeps the split cache from
     # being re-walked every few jobs (the trusted side makes little cyclic garbage).
     gc.freeze()

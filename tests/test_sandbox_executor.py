@@ -236,3 +236,19 @@ def test_slots_pinned_to_one_core_each():
                     want = {allowed[slot.index % len(allowed)]} if pin else set(allowed)
                     assert os.sched_getaffinity(pid) == want
         assert results[0]["outcomes"] == ["pass"], results
+
+
+def test_preimport_choice(pool):
+    """Zygotes import the default set unless told otherwise; a module that fails to import is
+    reported, never fatal; children run without wakeup preemption (SCHED_BATCH)."""
+    program = ("import sys, os\n"
+               "def loaded(name):\n    return name in sys.modules\n"
+               "def policy():\n    return os.sched_getscheduler(0)\n")
+    tests = ["assert loaded('typing')", "assert not loaded('decimal')", f"assert policy() == {os.SCHED_BATCH}"]
+    assert run(pool, [{"id": 0, "program": program, "tests": tests}])[0]["outcomes"] == ["pass"] * 3
+    with SandboxPool(1, preimport=["decimal", "no_such_module_xyz"]) as custom:
+        assert "no_such_module_xyz" in custom.isolation["preimport_errors"]
+        outcomes = run(custom, [{"id": 0, "program": program, "tests": tests}])[0]["outcomes"]
+    assert outcomes == ["fail", "fail", "pass"]
+    with pytest.raises(ValueError, match="not a module name"):
+        SandboxPool(1, preimport=["os; rm -rf"])
