@@ -60,10 +60,13 @@ class Supervisor:
         self._splits: OrderedDict[str, object] = OrderedDict()
         ctl, ctl_zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A fresh interpreter (exec, not fork): the zygote's memory never held the supervisor's.
+        # LD_BIND_NOW: the zygote resolves every dynamic symbol once at start, so children do
+        # not each resolve (and copy-on-write the GOT for) functions the zygote never called.
         self.zygote = subprocess.Popen(
             [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()), str(slot)]
             + ([] if preimport is None else [",".join(preimport)]),
-            pass_fds=[ctl_zygote.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+            pass_fds=[ctl_zygote.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            env=dict(os.environ, LD_BIND_NOW="1"))
         ctl_zygote.close()
         self.ctl = ctl
         ready = ctl.recv(65536)
