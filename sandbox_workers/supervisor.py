@@ -114,7 +114,7 @@ class Supervisor:
                 os.close(fd)
             if not data:
                 raise RuntimeError(f"sandbox zygote exited (code {self.zygote.wait()})")
-            raise RuntimeError(f"zygote could not spawn a child: {data[1:].decode(errors='replace')}")
+            raise RuntimeError(f"zygote could not spawn a child: {data[zygote.REPLY.size + 1:].decode(errors='replace')}")
         (pid,) = zygote.REPLY.unpack(data)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fds[0])
         output_fd = fds[1]

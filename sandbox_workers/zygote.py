@@ -32,6 +32,11 @@ import sys
 
 from sandbox_workers import child, isolation
 
+try:  # the C clone loop, built by setup.py where a compiler is available
+    from sandbox_workers import _clone_loop
+except ImportError:
+    _clone_loop = None
+
 REQUEST = struct.Struct("=III")
 REPLY = struct.Struct("=i")
 
@@ -51,17 +56,22 @@ _SYS_CLONE = {"x86_64": 56, "amd64": 56, "aarch64": 220, "arm64": 220, "riscv64"
               "ppc64le": 120}
 
 _libc = ctypes.PyDLL(None, use_errno=True)  # PyDLL: the call keeps the GIL, as fork needs
-_syscall = _libc.syscall
-_syscall.restype = ctypes.c_long
-_syscall.argtypes = (ctypes.c_long,) * 6
 
 
-def _clone_syscall_number() -> int | None:
-    return _SYS_CLONE.get(platform.machine().lower())
+def _clone_call():
+    """syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) with its arguments converted once:
+    per-call argument conversion writes fresh objects, and every page the zygote writes after
+    a clone is a copy-on-write fault."""
+    number = _SYS_CLONE.get(platform.machine().lower())
+    if number is None:
+        return None
+    syscall = ctypes.PyDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    args = tuple(ctypes.c_long(v) for v in (number, CLONE_PARENT | signal.SIGCHLD, 0, 0, 0, 0))
+    return lambda: syscall(*args)
 
 
-_CLONE_NUMBER = _clone_syscall_number()
-_CLONE_FLAGS = CLONE_PARENT | signal.SIGCHLD
+_clone = _clone_call()
 
 
 def clone_sibling() -> int:
@@ -69,9 +79,9 @@ def clone_sibling() -> int:
     at-fork machinery: the zygote is single-threaded and its children never return to it, so
     re-initialising thread state and running at-fork hooks (e.g. `random` reseeding from
     /dev/urandom) in every child would only cost time. Returns 0 in the child."""
-    if _CLONE_NUMBER is None:
+    if _clone is None:
         raise OSError(f"sandbox zygote: no clone syscall number for {platform.machine()}")
-    pid = _syscall(_CLONE_NUMBER, _CLONE_FLAGS, 0, 0, 0, 0)
+    pid = _clone()
     if pid < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"clone: {os.strerror(err)}")
@@ -104,19 +114,18 @@ def _remove_dir(path: str) -> None:
         pass
 
 
-def _fresh_dir(path: str, uid: int | None, counter: int) -> None:
+def _fresh_dir(path: str, uid: int | None, tag: int, create: bool = True) -> None:
     """Create the child's private directory at `path`, removing the previous child's."""
     try:
         os.rmdir(path)  # the common case: the previous child left its directory empty
     except OSError:
         _remove_dir(path)
-    try:
+    if os.path.lexists(path):  # could not be removed: keep it out of the way for good
+        os.rename(path, f"{path}.stale{tag}")
+    if create:
         os.mkdir(path, 0o700)
-    except FileExistsError:  # could not be removed: keep it out of the way for good
-        os.rename(path, f"{path}.stale{counter}")
-        os.mkdir(path, 0o700)
-    if uid is not None:
-        os.chown(path, uid, uid)
+        if uid is not None:
+            os.chown(path, uid, uid)
 
 
 def _capture_file(root: str) -> int:
@@ -200,21 +209,51 @@ def serve(ctl: socket.socket, slot: int, preimport=DEFAULT_PREIMPORT) -> None:
     gc.freeze()  # children's collections never walk (and copy-on-write) the zygote's objects
     uid = isolation.SANDBOX_UID_BASE + slot if report["uid_drop"] else None
     report["uid"] = uid
+    report["clone_loop"] = "c" if _clone_loop is not None else "python"
     ctl.send(json.dumps(report).encode())
-    counter, zygote_pid = 0, os.getpid()
+    zygote_pid = os.getpid()
+    if _clone_loop is not None:
+        _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map)
+    else:
+        _serve_python(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map)
+    _remove_dir(workdir)
+    if not report["mountns"]:  # a private tmpfs vanishes with the namespace
+        _remove_dir(root)
+    os._exit(0)
+
+
+def _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:
+    pending = None
+    while True:
+        step = _clone_loop.serve(ctl.fileno(), root, workdir, -1 if uid is None else uid, pending)
+        pending = None
+        if step is None:
+            return
+        if step[0] == "dirty":  # the previous program left files: clean up here, then go on
+            try:
+                _fresh_dir(workdir, None, os.getpid(), create=False)
+            except OSError as e:
+                ctl.send(REPLY.pack(0) + b"E" + f"{type(e).__name__}: {e}".encode()[:4000])
+                continue
+            pending = step[1]
+            continue
+        _, c_fd, out_fd, request = step
+        _run_child(c_fd, out_fd, REQUEST.unpack(request), workdir, uid, zygote_pid, supervisor_pid,
+                   path_map)
+
+
+def _serve_python(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:
+    counter = 0
     while True:
         data = ctl.recv(REQUEST.size)
         if len(data) != REQUEST.size:
-            _remove_dir(workdir)
-            if not report["mountns"]:  # a private tmpfs vanishes with the namespace
-                _remove_dir(root)
-            os._exit(0)
+            return
         counter += 1
         try:
             _spawn(ctl, REQUEST.unpack(data), root, workdir, uid, counter, zygote_pid, supervisor_pid,
                    path_map)
         except Exception as e:  # noqa: BLE001 - report and keep serving
-            ctl.send(b"E" + f"{type(e).__name__}: {e}".encode()[:4000])
+            ctl.send(REPLY.pack(0) + b"E" + f"{type(e).__name__}: {e}".encode()[:4000])
 
 
 if __name__ == "__main__":
