@@ -34,6 +34,8 @@ def _supervisor_env() -> dict:
     """A scrubbed environment: no credentials or tokens ever reach the sandbox side."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": _import_path(),
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "0"}
+    if os.environ.get("SANDBOX_PYTHON_CLONE_LOOP") == "1":  # see zygote.py
+        env["SANDBOX_PYTHON_CLONE_LOOP"] = "1"
     return env
 
 

@@ -252,3 +252,36 @@ def test_preimport_choice(pool):
     assert outcomes == ["fail", "fail", "pass"]
     with pytest.raises(ValueError, match="not a module name"):
         SandboxPool(1, preimport=["os; rm -rf"])
+
+
+LITTER = ("import os\n"
+          "def litter():\n"
+          "    os.makedirs('a/b', exist_ok=True)\n"
+          "    open('a/b/f.txt', 'w').write('x')\n"
+          "    os.chmod('a/b', 0o500)\n"
+          "    os.chmod('a', 0o500)\n"
+          "    return sorted(os.listdir('.'))\n"
+          "def listing():\n"
+          "    return sorted(os.listdir('.'))\n")
+
+
+@pytest.mark.parametrize("loop", ["c", "python"])
+def test_clone_loops(loop, monkeypatch):
+    """Both zygote loops (C, and the Python fallback for hosts without a compiler) give every
+    program a fresh empty directory, even after one left a read-only tree behind, and report
+    statuses the same way."""
+    if loop == "c":
+        pytest.importorskip("sandbox_workers._clone_loop")
+    else:
+        monkeypatch.setenv("SANDBOX_PYTHON_CLONE_LOOP", "1")
+    jobs = [{"id": 0, "program": LITTER, "tests": ["assert litter() == ['a']"]},
+            {"id": 1, "program": LITTER, "tests": ["assert listing() == []", "assert litter() == ['a']"]},
+            {"id": 2, "program": "def f(:", "tests": ["assert f()"]},
+            {"id": 3, "program": "import os\ndef f():\n    os._exit(3)", "tests": ["assert f()"]},
+            {"id": 4, "program": LITTER, "tests": ["assert listing() == []"]}]
+    with SandboxPool(1) as p:
+        assert p.isolation["clone_loop"] == loop
+        results = {r["id"]: r for r in p.run(jobs)}
+    assert results[0]["outcomes"] == ["pass"] and results[1]["outcomes"] == ["pass", "pass"]
+    assert results[2]["status"] == "syntax_error" and results[3]["status"] == "crash"
+    assert results[4]["outcomes"] == ["pass"]
