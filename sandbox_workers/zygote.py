@@ -209,6 +209,7 @@ def serve(ctl: socket.socket, slot: int, preimport=DEFAULT_PREIMPORT) -> None:
     child.reopen_std_streams()
     child.warm_up()
     gc.freeze()  # children's collections never walk (and copy-on-write) the zygote's objects
+    _libc.malloc_trim(0)
     uid = isolation.SANDBOX_UID_BASE + slot if report["uid_drop"] else None
     report["uid"] = uid
     report["clone_loop"] = "c" if _clone_loop is not None else "python"
