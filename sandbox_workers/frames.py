@@ -46,31 +46,32 @@ class FrameReader:
     def __init__(self, sock: socket.socket, max_bytes: int = MAX_FRAME):
         self.sock = sock
         self.max_bytes = max_bytes
-        self.buffer = bytearray()
+        self.buffer = bytearray()  # received bytes; frames before `pos` were already returned
+        self.pos = 0
         self.arrival = time.monotonic()
         self._last_recv = self.arrival
 
     def _complete_frame(self) -> bytes | None:
-        if len(self.buffer) < HEADER.size:
+        buffer, start = self.buffer, self.pos + HEADER.size
+        if len(buffer) < start:
             return None
-        (length,) = HEADER.unpack_from(self.buffer)
+        (length,) = HEADER.unpack_from(buffer, self.pos)
         if length > self.max_bytes:
             raise FrameError(f"frame of {length} bytes is over the {self.max_bytes} limit")
-        end = HEADER.size + length
-        if len(self.buffer) < end:
+        end = start + length
+        if len(buffer) < end:
             return None
-        payload = bytes(self.buffer[HEADER.size:end])
-        del self.buffer[:end]
-        return payload
+        self.pos = end
+        return buffer[start:end]  # a bytearray copy; every consumer takes any bytes-like
 
     def _missing(self) -> int:
         """Bytes still needed for the frame being read (0 when its length is not known yet)."""
-        if len(self.buffer) < HEADER.size:
+        if len(self.buffer) < self.pos + HEADER.size:
             return 0
-        (length,) = HEADER.unpack_from(self.buffer)
-        return HEADER.size + length - len(self.buffer)
+        (length,) = HEADER.unpack_from(self.buffer, self.pos)
+        return self.pos + HEADER.size + length - len(self.buffer)
 
-    def read(self, deadline: float | None = None) -> bytes:
+    def read(self, deadline: float | None = None) -> bytearray:
         """The next frame's payload; FrameTimeout at `deadline` (monotonic), FrameError on EOF."""
         while True:
             payload = self._complete_frame()
@@ -92,5 +93,8 @@ class FrameReader:
                 raise FrameError(f"stream broken: {e}") from None
             if not chunk:
                 raise FrameError("peer closed the stream")
+            if self.pos:  # drop returned frames (what is left is at most one partial frame)
+                del self.buffer[:self.pos]
+                self.pos = 0
             self.buffer += chunk
             self._last_recv = time.monotonic()

@@ -18,6 +18,8 @@ class InvalidJob(ValueError):
 
 
 def _utf8(text: str, where: str) -> None:
+    if text.isascii():
+        return
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as e:

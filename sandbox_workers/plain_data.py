@@ -98,6 +98,7 @@ def _untag(obj: dict):
 
 
 _DECODER = json.JSONDecoder(object_hook=_untag)
+_SCAN = _DECODER.scan_once  # the C scanner: no whitespace regexes around the value
 
 
 def loads(text: str | bytes):
@@ -105,10 +106,15 @@ def loads(text: str | bytes):
     if len(text) > MAX_BYTES + 1024:
         raise NotPlainData(f"message of {len(text)} bytes is over the limit")
     try:
-        if isinstance(text, (bytes, bytearray)):
+        if type(text) is not str:
             text = text.decode("utf-8")
-        return _DECODER.decode(text)
+        value, end = _SCAN(text, 0)
     except NotPlainData:
         raise
+    except StopIteration:
+        raise NotPlainData("malformed plain-data message: no JSON value at the start") from None
     except (ValueError, RecursionError, TypeError) as e:
         raise NotPlainData(f"malformed plain-data message: {type(e).__name__}: {str(e)[:200]}") from None
+    if end != len(text):
+        raise NotPlainData(f"malformed plain-data message: extra data at {end}")
+    return value

@@ -21,7 +21,7 @@ class Summary:
         self.jobs += 1
         outcomes = result.get("outcomes") or []
         self.tests += len(outcomes)
-        self.passed += sum(1 for o in outcomes if o == "pass")
+        self.passed += outcomes.count("pass") if type(outcomes) is list else 0
         self.pass_rate_sum += float(result.get("pass_rate") or 0.0)
         self.statuses[result.get("status")] += 1
 
@@ -44,9 +44,11 @@ class Progress(Summary):
         self._last = 0.0
 
     def update(self, result: dict) -> None:
+        if not self.enabled:
+            return
         self.add(result)
         now = time.monotonic()
-        if self.enabled and now - self._last > 0.2:
+        if now - self._last > 0.2:
             self._last = now
             d = self.as_dict()
             self.stream.write(f"\r{d['jobs']} jobs  {d['programs_per_s']:.1f} programs/s  "
