@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 from sandbox_workers import jobs as jobs_mod
 from sandbox_workers.progress import Progress
 
-IN_FLIGHT_PER_SLOT = 2
+IN_FLIGHT_PER_SLOT = 4  # the supervisor flushes results when one job is left (serve_lines)
 MAX_ATTEMPTS = 2
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -118,8 +118,9 @@ class SandboxPool:
             selector.register(slot.proc.stdout, selectors.EVENT_READ, slot)
         try:
             while True:
-                # Fill every slot up to its in-flight limit.
+                # Fill every slot up to its in-flight limit, one write per slot.
                 for slot in self.slots:
+                    batch = []
                     while len(slot.in_flight) < IN_FLIGHT_PER_SLOT:
                         if retry:
                             entry = retry.popleft()
@@ -140,10 +141,12 @@ class SandboxPool:
                         else:
                             break
                         slot.in_flight.append(entry)
+                        batch.append(entry[0])
+                    if batch:
                         try:
-                            slot.send(entry[0])
+                            slot.send(b"".join(batch))
                         except (BrokenPipeError, OSError):
-                            break  # noticed as EOF below
+                            pass  # noticed as EOF below
                 if exhausted and not retry and not any(s.in_flight for s in self.slots):
                     return
                 for key, _ in selector.select(timeout=1.0):

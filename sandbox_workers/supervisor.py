@@ -8,6 +8,7 @@ cloned as the supervisor's own, see zygote.py).
 """
 from __future__ import annotations
 
+import collections
 import ctypes
 import gc
 import json
@@ -351,7 +352,25 @@ def main(argv=None) -> int:
     out = sys.stdout.buffer
     out.write(json.dumps({"ready": supervisor.isolation}).encode() + b"\n")
     out.flush()
-    for line in sys.stdin.buffer:
+    serve_lines(supervisor, sys.stdin.buffer.fileno(), out)
+    return 0
+
+
+def serve_lines(supervisor: Supervisor, in_fd: int, out) -> None:
+    """Job lines in, result lines out, until EOF. Results are flushed when at most one job is
+    left queued here: the pool wakes once per few results and refills while the last queued job
+    runs, so this core never waits for it."""
+    buffer = b""
+    queued: collections.deque = collections.deque()
+    while True:
+        if not queued:
+            chunk = os.read(in_fd, 1 << 20)
+            if not chunk:
+                return
+            *lines, buffer = (buffer + chunk).split(b"\n")
+            queued.extend(lines)
+            continue
+        line = queued.popleft()
         try:
             raw = json.loads(line)
         except (ValueError, RecursionError) as e:
@@ -359,8 +378,8 @@ def main(argv=None) -> int:
         else:
             result = supervisor.run(raw)
         out.write(json.dumps(result).encode() + b"\n")
-        out.flush()
-    return 0
+        if len(queued) <= 1:
+            out.flush()
 
 
 if __name__ == "__main__":
