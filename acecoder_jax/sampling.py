@@ -180,8 +180,9 @@ class Sampler:
         cache = KVCache.zeros(self.config, self.batch_size, length, self.cache_dtype)
         if self.mesh is None:
             return cache
-        kv_names = ("layers", "act_batch", "act_cache_length", "act_kv_heads", None)
-        return KVCache(k=self._put(cache.k, kv_names), v=self._put(cache.v, kv_names),
+        names = KVCache.logical_axes(self.config)
+        return KVCache(k=jax.tree.map(lambda a: self._put(a, names), cache.k),
+                       v=jax.tree.map(lambda a: self._put(a, names), cache.v),
                        valid=self._put(cache.valid, ("act_batch", "act_cache_length")), index=cache.index)
 
     # -- generation --

@@ -12,7 +12,7 @@ Layout choices:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import flax.struct
 import jax
@@ -89,26 +89,35 @@ def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
 
 @flax.struct.dataclass
 class KVCache:
-    """Preallocated keys/values for all layers plus which slots hold real tokens.
+    """Preallocated keys/values plus which slots hold real tokens.
 
-    k, v: [layers, batch, max_len, kv_heads, head_dim]; valid: [batch, max_len]; index: next slot.
+    Each layer's keys and values are [batch, kv_heads, max_len, head_dim]: heads-major, so a decode
+    step reads every head's keys contiguously. With unrolled layers `k` and `v` are tuples of
+    per-layer arrays (each updated in place, read without slicing); with scanned layers they are
+    stacked on a leading layers axis (the scan carries one array). valid: [batch, max_len];
+    index: the next slot.
     """
 
-    k: jax.Array
-    v: jax.Array
+    k: Any  # tuple of [B, K, S, D] per layer, or [L, B, K, S, D] when layers are scanned
+    v: Any
     valid: jax.Array
     index: jax.Array
 
     @classmethod
     def zeros(cls, config: ModelConfig, batch: int, max_len: int, dtype=None) -> "KVCache":
         dtype = dtype or config.compute_dtype
-        shape = (config.num_layers, batch, max_len, config.num_kv_heads, config.dim_per_head)
-        return cls(
-            k=jnp.zeros(shape, dtype),
-            v=jnp.zeros(shape, dtype),
-            valid=jnp.zeros((batch, max_len), bool),
-            index=jnp.zeros((), jnp.int32),
-        )
+        shape = (batch, config.num_kv_heads, max_len, config.dim_per_head)
+        if config.scan_layers:
+            k, v = (jnp.zeros((config.num_layers,) + shape, dtype) for _ in range(2))
+        else:
+            k, v = (tuple(jnp.zeros(shape, dtype) for _ in range(config.num_layers)) for _ in range(2))
+        return cls(k=k, v=v, valid=jnp.zeros((batch, max_len), bool), index=jnp.zeros((), jnp.int32))
+
+    @staticmethod
+    def logical_axes(config: ModelConfig) -> tuple:
+        """Logical axis names of one k (or v) array, for sharding the cache."""
+        per_layer = ("act_batch", "act_kv_heads", "act_cache_length", None)
+        return (("layers",) + per_layer) if config.scan_layers else per_layer
 
 
 # ---- layers --------------------------------------------------------------------------------------
@@ -152,6 +161,23 @@ def attend(q, k, v, mask, cfg: ModelConfig, *, causal_blocks: bool) -> jax.Array
     return jnp.concatenate(outs, axis=1)
 
 
+def decode_attention(q, k, v, mask) -> jax.Array:
+    """Attention of one new query per row over a heads-major cache, as fused multiply-reduces.
+
+    q [B, 1, N, D]; k, v [B, K, S, D]; mask [B, 1, 1, S]. At one query the two products are
+    matrix-vector shaped: a dot kernel per head is all call overhead, while a multiply-reduce over
+    the cache fuses into one pass that reads each key and value once (in float32).
+    """
+    b, _, n, d = q.shape
+    kv_heads = k.shape[1]
+    qg = q.reshape(b, kv_heads, n // kv_heads, d).astype(jnp.float32) * (1.0 / np.sqrt(d))
+    scores = jnp.sum(qg[:, :, :, None, :] * k[:, :, None].astype(jnp.float32), axis=-1)  # [B,K,G,S]
+    scores = jnp.where(mask[:, 0, 0][:, None, None, :], scores, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores, axis=-1)
+    out = jnp.sum(probs[..., None] * v[:, :, None].astype(jnp.float32), axis=3)  # [B,K,G,D]
+    return out.reshape(b, 1, n, d).astype(q.dtype)
+
+
 class Attention(nnx.Module):
     def __init__(self, cfg: ModelConfig, *, rngs: nnx.Rngs, mesh: Optional[Mesh]):
         e, h, k, d, pd = cfg.hidden_size, cfg.num_heads, cfg.num_kv_heads, cfg.dim_per_head, cfg.param_dtype
@@ -169,8 +195,9 @@ class Attention(nnx.Module):
             self.k_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
 
     def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index):
-        """kv: the stacked (k, v) caches of ALL layers; this layer writes its new keys/values at
-        [layer, :, index] in place (no per-step copy of the cache) and attends over its own slice."""
+        """kv: this layer's (k, v) cache arrays when `layer` is None, else the stacked caches of
+        all layers and this layer's index into them. New keys/values are written at slot `index`
+        in place (no per-step copy of the cache); attention runs over this layer's cache."""
         cfg, dt = self.cfg, x.dtype
         projections = [self.q_proj[...], self.k_proj[...], self.v_proj[...]]
         biases = [self.q_bias[...], self.k_bias[...], self.v_bias[...]] if cfg.attention_bias else None
@@ -187,15 +214,27 @@ class Attention(nnx.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         q = constrain(q, ("act_batch", "act_length", "act_heads", None), self.mesh)
-        if kv is not None:
-            k_all, v_all = kv
-            start = (layer, 0, index, 0, 0)
-            k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), start)
-            v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), start)
-            kv = (k_all, v_all)
-            k = jax.lax.dynamic_index_in_dim(k_all, layer, axis=0, keepdims=False).astype(dt)
-            v = jax.lax.dynamic_index_in_dim(v_all, layer, axis=0, keepdims=False).astype(dt)
-        out = attend(q, k, v, mask, cfg, causal_blocks=kv is None)
+        if kv is None:
+            out = attend(q, k, v, mask, cfg, causal_blocks=True)
+        else:
+            k_cache, v_cache = kv
+            k_new, v_new = (jnp.swapaxes(y, 1, 2).astype(k_cache.dtype) for y in (k, v))  # [B,K,T,D]
+            if layer is None:
+                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new, (0, 0, index, 0))
+                v_cache = jax.lax.dynamic_update_slice(v_cache, v_new, (0, 0, index, 0))
+                k_layer, v_layer = k_cache, v_cache
+            else:
+                start = (layer, 0, 0, index, 0)
+                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new[None], start)
+                v_cache = jax.lax.dynamic_update_slice(v_cache, v_new[None], start)
+                k_layer = jax.lax.dynamic_index_in_dim(k_cache, layer, axis=0, keepdims=False)
+                v_layer = jax.lax.dynamic_index_in_dim(v_cache, layer, axis=0, keepdims=False)
+            kv = (k_cache, v_cache)
+            if x.shape[1] == 1:
+                out = decode_attention(q, k_layer, v_layer, mask)
+            else:  # prefill: the fused kernels want [B, S, K, D]; one transpose per call
+                out = attend(q, jnp.swapaxes(k_layer, 1, 2).astype(dt), jnp.swapaxes(v_layer, 1, 2).astype(dt),
+                             mask, cfg, causal_blocks=False)
         out = dense(out, self.o_proj[...].astype(dt), in_dims=2)
         return out, kv
 
@@ -315,16 +354,22 @@ class DecoderModel(nnx.Module):
         if cfg.remat != "none":
             apply_layer = jax.checkpoint(apply_layer, policy=_REMAT_POLICIES[cfg.remat])
 
-        if cfg.scan_layers:  # the cache rides in the carry so its updates stay in place
+        if cfg.scan_layers:  # the stacked cache rides in the carry so its updates stay in place
             def body(carry, xs):
                 x, kv = carry
                 state, layer = xs
                 return apply_layer(state, x, kv, layer), None
 
             (x, kv), _ = jax.lax.scan(body, (x, kv), (layer_state, jnp.arange(cfg.num_layers)))
-        else:
+        else:  # each layer owns its cache arrays
+            new_k, new_v = [], []
             for i in range(cfg.num_layers):
-                x, kv = apply_layer(jax.tree.map(lambda a: a[i], layer_state), x, kv, i)
+                layer_kv = None if kv is None else (kv[0][i], kv[1][i])
+                x, layer_kv = apply_layer(jax.tree.map(lambda a: a[i], layer_state), x, layer_kv, None)
+                if layer_kv is not None:
+                    new_k.append(layer_kv[0])
+                    new_v.append(layer_kv[1])
+            kv = None if kv is None else (tuple(new_k), tuple(new_v))
 
         x = self.final_norm(x)
         if cache is not None:
