@@ -78,11 +78,25 @@ def filter_logits(logits: jax.Array, *, top_k: int = 0, top_p: float = 1.0) -> j
     return logits
 
 
+def first_argmax(x: jax.Array) -> jax.Array:
+    """argmax over the last axis (the first index of the maximum) as two plain reductions.
+
+    Same result as jnp.argmax, but a max and a min-index reduce vectorise where XLA:CPU's
+    combined (value, index) reduce does not: 0.12 vs 0.55 ms over [8, 32000] logits, a tenth
+    of a decode step. A row without a finite maximum (NaN logits) gives index 0.
+    """
+    m = jnp.max(x, axis=-1, keepdims=True)
+    iota = jax.lax.broadcasted_iota(jnp.int32, x.shape, x.ndim - 1)
+    index = jnp.min(jnp.where(x == m, iota, x.shape[-1]), axis=-1)
+    return jnp.where(index == x.shape[-1], 0, index)
+
+
 def sample_tokens(logits: jax.Array, rng: jax.Array, params: SamplingParams) -> jax.Array:
     if params.temperature == 0:
-        return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+        return first_argmax(logits)
     logits = filter_logits(logits / params.temperature, top_k=params.top_k, top_p=params.top_p)
-    return jax.random.categorical(rng, logits, axis=-1).astype(jnp.int32)
+    # Gumbel-max, as jax.random.categorical draws it, with the fast argmax.
+    return first_argmax(logits + jax.random.gumbel(rng, logits.shape, logits.dtype))
 
 
 # ---- device state and compiled steps ------------------------------------------------------------
@@ -103,7 +117,9 @@ class DecodeState:
 def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_ids: jax.Array) -> DecodeState:
     rng = jax.random.fold_in(state.rng, state.step)
     token = sample_tokens(logits, rng, params)
-    logp = jnp.take_along_axis(jax.nn.log_softmax(logits.astype(jnp.float32), -1), token[:, None], -1)[:, 0]
+    # log p(token) = logit - logsumexp: one reduction, without a full-vocab log_softmax.
+    logits32 = logits.astype(jnp.float32)
+    logp = jnp.take_along_axis(logits32, token[:, None], -1)[:, 0] - jax.nn.logsumexp(logits32, -1)
     active = ~state.done
     token = jnp.where(active, token, 0)
     tokens = jax.lax.dynamic_update_slice_in_dim(state.tokens, token[:, None], state.step, axis=1)
@@ -130,12 +146,14 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
 def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
+    layers = None if model.config.scan_layers else model.layer_states()  # sliced once, not per step
 
     def cond(s):
         return (s.step < jnp.minimum(until, max_new)) & ~jnp.all(s.done)
 
     def body(s):
-        hidden, cache = model.hidden_states(s.last[:, None], jnp.ones_like(s.last)[:, None], s.cache)
+        hidden, cache = model.hidden_states(s.last[:, None], jnp.ones_like(s.last)[:, None], s.cache,
+                                            layers=layers)
         return _record(s.replace(cache=cache), model.logits(hidden[:, 0]), sp, stop_ids)
 
     return jax.lax.while_loop(cond, body, state)

@@ -321,8 +321,21 @@ class DecoderModel(nnx.Module):
 
     # -- backbone --
 
-    def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None):
-        """Final-norm hidden states [B, T, E] and the updated cache (None without one)."""
+    def layer_states(self) -> tuple:
+        """Each layer's parameters sliced off the stack, for `hidden_states(..., layers=)`.
+
+        A decode loop that slices the stack itself copies those weights again at every step
+        (XLA:CPU materialises the slices feeding its GEMMs); slicing once before the loop and
+        passing the slices in makes them loop invariants."""
+        _, layer_state = nnx.split(self.layers)
+        return tuple(jax.tree.map(lambda a: a[i], layer_state) for i in range(self.config.num_layers))
+
+    def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None, *,
+                      layers: Optional[tuple] = None):
+        """Final-norm hidden states [B, T, E] and the updated cache (None without one).
+
+        `layers`: the output of `layer_states()` (unrolled layers only), computed once outside a
+        loop that calls this repeatedly."""
         cfg = self.config
         dt = jnp.dtype(cfg.compute_dtype)
         input_ids = jnp.asarray(input_ids, jnp.int32)
@@ -365,7 +378,8 @@ class DecoderModel(nnx.Module):
             new_k, new_v = [], []
             for i in range(cfg.num_layers):
                 layer_kv = None if kv is None else (kv[0][i], kv[1][i])
-                x, layer_kv = apply_layer(jax.tree.map(lambda a: a[i], layer_state), x, layer_kv, None)
+                state = layers[i] if layers is not None else jax.tree.map(lambda a: a[i], layer_state)
+                x, layer_kv = apply_layer(state, x, layer_kv, None)
                 if layer_kv is not None:
                     new_k.append(layer_kv[0])
                     new_v.append(layer_kv[1])
