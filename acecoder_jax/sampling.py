@@ -146,7 +146,9 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
 def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
-    layers = None if model.config.scan_layers else model.layer_states()  # sliced once, not per step
+    # XLA:CPU copies stacked-weight slices feeding a GEMM at every step; slice once per call there.
+    # (GPU/TPU compilers read the slices in place, where this would only double weight memory.)
+    layers = None if model.config.scan_layers or jax.default_backend() != "cpu" else model.layer_states()
 
     def cond(s):
         return (s.step < jnp.minimum(until, max_new)) & ~jnp.all(s.done)
