@@ -1,21 +1,22 @@
 """The zygote: a clean, pre-warmed interpreter that clones one confined child per program.
 
-The supervisor starts it with exec (`python -S -m sandbox_workers.zygote FD SLOT [MODULES]`) before it
-reads any job, so the zygote's memory, and every child's, holds only the sandbox's own code and
-the pre-imported stdlib modules: no tests, expected values, secrets, or the supervisor's heap.
-Everything a child inherits is cheaper to fork, to fault in and to tear down when it is small.
+The supervisor starts it with exec (`python -S -m sandbox_workers.zygote FD SLOT [MODULES]`)
+before it reads any job, so the zygote's memory, and every child's, holds only the sandbox's
+own code and the pre-imported modules: no tests, expected values, secrets, or the supervisor's
+heap. Everything a child inherits is cheaper to clone, to fault in and to tear down when small.
 
 Children are cloned with CLONE_PARENT: they are the supervisor's children, so the supervisor
 reaps them and reads their exit status itself, and the zygote never wakes up when one dies.
 Per program the zygote only prepares the child's directory, capture file and socket, clones,
 and hands the supervisor its ends. Every page the zygote writes after a clone is a
-copy-on-write fault, so this loop does as little Python as it can.
+copy-on-write fault, so that loop runs in C (_clone_loop.c) where the extension was built, and
+otherwise in as little Python as it can (`_serve_python`, same protocol).
 
 Protocol over a SOCK_SEQPACKET pair: at start the zygote sends its isolation report (JSON);
 then per program the supervisor sends REQUEST (memory_mb, cpu_s, file_mb) and the zygote
 answers REPLY (pid) with the child's socket and its stdout/stderr capture file attached, or
-b"E" + a message when it could not spawn. The previous child's directory is removed when the
-next one is prepared (the supervisor has reaped it by then) and when the zygote exits.
+REPLY(0) + b"E" + a message when it could not spawn. The previous child's directory is removed
+when the next one is prepared (the supervisor has reaped it by then) and when the zygote exits.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import ctypes
 import gc
 import json
 import os
-import platform
 import signal
 import socket
 import struct
@@ -64,7 +64,7 @@ def _clone_call():
     """syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0) with its arguments converted once:
     per-call argument conversion writes fresh objects, and every page the zygote writes after
     a clone is a copy-on-write fault."""
-    number = _SYS_CLONE.get(platform.machine().lower())
+    number = _SYS_CLONE.get(os.uname().machine.lower())
     if number is None:
         return None
     syscall = ctypes.PyDLL(None, use_errno=True).syscall
@@ -82,7 +82,7 @@ def clone_sibling() -> int:
     re-initialising thread state and running at-fork hooks (e.g. `random` reseeding from
     /dev/urandom) in every child would only cost time. Returns 0 in the child."""
     if _clone is None:
-        raise OSError(f"sandbox zygote: no clone syscall number for {platform.machine()}")
+        raise OSError(f"sandbox zygote: no clone syscall number for {os.uname().machine}")
     pid = _clone()
     if pid < 0:
         err = ctypes.get_errno()
@@ -226,15 +226,16 @@ def serve(ctl: socket.socket, slot: int, preimport=DEFAULT_PREIMPORT) -> None:
 
 
 def _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:
-    pending = None
+    pending, cleanups = None, 0
     while True:
         step = _clone_loop.serve(ctl.fileno(), root, workdir, -1 if uid is None else uid, pending)
         pending = None
         if step is None:
             return
         if step[0] == "dirty":  # the previous program left files: clean up here, then go on
+            cleanups += 1
             try:
-                _fresh_dir(workdir, None, os.getpid(), create=False)
+                _fresh_dir(workdir, None, cleanups, create=False)
             except OSError as e:
                 ctl.send(REPLY.pack(0) + b"E" + f"{type(e).__name__}: {e}".encode()[:4000])
                 continue
