@@ -228,7 +228,8 @@ def serve(ctl: socket.socket, slot: int, preimport=DEFAULT_PREIMPORT) -> None:
 def _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:
     pending, cleanups = None, 0
     while True:
-        step = _clone_loop.serve(ctl.fileno(), root, workdir, -1 if uid is None else uid, pending)
+        step = _clone_loop.serve(ctl.fileno(), root, workdir, -1 if uid is None else uid, supervisor_pid,
+                                 pending)
         pending = None
         if step is None:
             return
@@ -241,9 +242,12 @@ def _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> N
                 continue
             pending = step[1]
             continue
-        _, c_fd, out_fd, request = step
-        _run_child(c_fd, out_fd, REQUEST.unpack(request), workdir, uid, zygote_pid, supervisor_pid,
-                   path_map)
+        # The new child, already confined by the C loop (fd 3: its socket; 1, 2: capture file).
+        try:
+            child.serve(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=3))
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(71)
 
 
 def _serve_python(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:

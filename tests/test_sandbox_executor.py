@@ -285,3 +285,37 @@ def test_clone_loops(loop, monkeypatch):
     assert results[0]["outcomes"] == ["pass"] and results[1]["outcomes"] == ["pass", "pass"]
     assert results[2]["status"] == "syntax_error" and results[3]["status"] == "crash"
     assert results[4]["outcomes"] == ["pass"]
+
+
+PROBE = ("import os, resource\n"
+         "NAMES = ['RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE', 'RLIMIT_CORE', 'RLIMIT_NPROC',\n"
+         "         'RLIMIT_MEMLOCK']\n"
+         "def probe():\n"
+         "    return {'limits': [list(resource.getrlimit(getattr(resource, n))) for n in NAMES],\n"
+         "            'own_group': os.getpgid(0) == os.getpid(), 'cwd': os.getcwd(), 'uid': os.getuid(),\n"
+         "            'gid': os.getgid(), 'groups': os.getgroups(), 'fds': sorted(os.listdir('/proc/self/fd'))}\n")
+
+
+def test_clone_loops_confine_children_alike(monkeypatch):
+    """The C loop confines each child itself (no Python runs in the child before it is confined);
+    the Python fallback uses isolation.confine_child. Both must leave the child in the same state."""
+    pytest.importorskip("sandbox_workers._clone_loop")
+    job = {"id": 0, "program": PROBE, "tests": ["assert probe() == 0"], "memory_mb": 300, "timeout_s": 1.0}
+    seen = {}
+    for loop in ("c", "python"):
+        if loop == "python":
+            monkeypatch.setenv("SANDBOX_PYTHON_CLONE_LOOP", "1")
+        with SandboxPool(1) as p:
+            assert p.isolation["clone_loop"] == loop
+            values = run(p, [dict(job, tests=[  # CPU limit: timeout_s * (tests + 1) + 1 seconds
+                "assert probe()['limits'][0] == [300 * 1024 * 1024] * 2",
+                "assert probe()['limits'][1] == [10, 10]",
+                "assert probe()['limits'][2] == [16 * 1024 * 1024] * 2",
+                "assert probe()['limits'][3:] == [[64, 64], [0, 0], [1, 1], [0, 0]]",
+                "assert probe()['own_group']",
+                "assert probe()['fds'] == ['0', '1', '2', '3', '4']",
+                f"assert probe()['uid'] == probe()['gid'] == {61000 if os.geteuid() == 0 else os.geteuid()}",
+                "assert probe()['groups'] == []" if os.geteuid() == 0 else "assert True",
+            ])])[0]
+            seen[loop] = values["outcomes"]
+    assert seen["c"] == seen["python"] == ["pass"] * 8, seen
