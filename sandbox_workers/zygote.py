@@ -214,18 +214,17 @@ def serve(ctl: socket.socket, slot: int, preimport=DEFAULT_PREIMPORT) -> None:
     report["uid"] = uid
     report["clone_loop"] = "c" if _clone_loop is not None else "python"
     ctl.send(json.dumps(report).encode())
-    zygote_pid = os.getpid()
     if _clone_loop is not None:
-        _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map)
+        _serve_c(ctl, root, workdir, uid, supervisor_pid)
     else:
-        _serve_python(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map)
+        _serve_python(ctl, root, workdir, uid, os.getpid(), supervisor_pid, path_map)
     _remove_dir(workdir)
     if not report["mountns"]:  # a private tmpfs vanishes with the namespace
         _remove_dir(root)
     os._exit(0)
 
 
-def _serve_c(ctl, root, workdir, uid, zygote_pid, supervisor_pid, path_map) -> None:
+def _serve_c(ctl, root, workdir, uid, supervisor_pid) -> None:
     pending, cleanups = None, 0
     while True:
         step = _clone_loop.serve(ctl.fileno(), root, workdir, -1 if uid is None else uid, supervisor_pid,
