@@ -130,10 +130,16 @@ def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_
                          lengths=state.lengths + active.astype(jnp.int32), step=state.step + 1)
 
 
+@functools.partial(jax.jit, static_argnums=(0,))
+def _layer_states(graphdef, params_state):
+    return nnx.merge(graphdef, params_state).layer_states()
+
+
 @functools.partial(jax.jit, static_argnums=(0, 6, 8), donate_argnums=(4,))
-def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int):
+def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int,
+             layers=None):
     model = nnx.merge(graphdef, params_state)
-    hidden, cache = model.hidden_states(ids, mask, cache)
+    hidden, cache = model.hidden_states(ids, mask, cache, layers=layers)
     logits = model.logits(hidden[:, -1])
     b = ids.shape[0]
     state = DecodeState(cache=cache, last=jnp.zeros((b,), jnp.int32), tokens=jnp.zeros((b, max_new), jnp.int32),
@@ -143,12 +149,9 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4), donate_argnums=(2,))
-def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids):
+def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids, layers=None):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
-    # XLA:CPU copies stacked-weight slices feeding a GEMM at every step; slice once per call there.
-    # (GPU/TPU compilers read the slices in place, where this would only double weight memory.)
-    layers = None if model.config.scan_layers or jax.default_backend() != "cpu" else model.layer_states()
 
     def cond(s):
         return (s.step < jnp.minimum(until, max_new)) & ~jnp.all(s.done)
@@ -179,9 +182,28 @@ class Sampler:
         self.pad_id = pad_id
         self.cache_dtype = cache_dtype or model.config.compute_dtype
         self.stop_check_every = stop_check_every
+        self._layers_for: tuple = ()  # (the parameter arrays, their per-layer slices)
 
     def update_params(self, params_state) -> None:
         self.params = params_state
+
+    def _per_layer(self, params_state):
+        """Per-layer weight slices for the compiled steps, or None to let them slice the stack.
+
+        XLA:CPU copies a stacked-weight slice feeding a GEMM every time the program runs (every
+        decode step, inside the loop). Sliced here once per set of parameters, the copies are
+        made once and reused by every prefill and decode call until the parameters change.
+        Accelerator compilers read the slices in place, where this would only double weight
+        memory. Keyed by the identity of the (immutable) parameter arrays, which are held so an
+        id cannot be reused by new arrays.
+        """
+        if self.config.scan_layers or jax.default_backend() != "cpu":
+            return None
+        leaves = tuple(jax.tree.leaves(params_state))
+        if not (self._layers_for and len(leaves) == len(self._layers_for[0])
+                and all(a is b for a, b in zip(leaves, self._layers_for[0]))):
+            self._layers_for = (leaves, _layer_states(self.graphdef, params_state))
+        return self._layers_for[1]
 
     # -- batching --
 
@@ -260,7 +282,8 @@ class Sampler:
         cache = self._new_cache(ids.shape[1] + max_new)
         ids = self._put(ids, ("act_batch", "act_length"))
         mask = self._put(mask, ("act_batch", "act_length"))
-        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new)
+        layers = self._per_layer(params_state)
+        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new, layers)
         text_stop = bool(sp.stop_strings) and self.tokenizer is not None
         chunk = self.stop_check_every if text_stop else max_new
         step = 1  # prefill sampled the first token
@@ -269,7 +292,7 @@ class Sampler:
                 state = self._check_stop_strings(state, sp)
             if step >= max_new or bool(jnp.all(state.done)):
                 break
-            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids)
+            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids, layers)
             step = int(state.step)
         tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
         lengths, done = np.asarray(state.lengths), np.asarray(state.done)

@@ -324,9 +324,9 @@ class DecoderModel(nnx.Module):
     def layer_states(self) -> tuple:
         """Each layer's parameters sliced off the stack, for `hidden_states(..., layers=)`.
 
-        On XLA:CPU a decode loop that slices the stack itself copies those weights again at every
-        step (it materialises slices feeding its GEMMs); slicing once before the loop and passing
-        the slices in makes them loop invariants, at the cost of one copy of the layer weights."""
+        On XLA:CPU a program that slices the stack copies those weights every time it runs (it
+        materialises slices feeding its GEMMs), inside a decode loop at every step; slices made
+        once and passed in are plain inputs (see Sampler._per_layer)."""
         _, layer_state = nnx.split(self.layers)
         return tuple(jax.tree.map(lambda a: a[i], layer_state) for i in range(self.config.num_layers))
 
