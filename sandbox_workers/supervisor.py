@@ -76,6 +76,16 @@ class Supervisor:
         self.isolation = json.loads(ready)
         signal.signal(signal.SIGALRM, _on_alarm)
 
+    def close(self) -> None:
+        """Stop the zygote and wait for it: it removes its sandbox directories on the way out
+        (our exit would SIGKILL it through its death signal before it could)."""
+        self.ctl.close()
+        try:
+            self.zygote.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.zygote.kill()
+            self.zygote.wait()
+
     # -- one job ---------------------------------------------------------------------------
     def _split(self, test: str):
         """(SplitAssert, its plan frame for the child or None), or InvalidTest; cached."""
@@ -353,6 +363,7 @@ def main(argv=None) -> int:
     out.write(json.dumps({"ready": supervisor.isolation}).encode() + b"\n")
     out.flush()
     serve_lines(supervisor, sys.stdin.buffer.fileno(), out)
+    supervisor.close()
     return 0
 
 
