@@ -10,6 +10,8 @@ Variants:
 """
 import ml_collections
 
+from acecoder_jax import config_blocks
+
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -88,6 +90,4 @@ VARIANTS = {"paper_bo16": paper_bo16, "paper_bo32": paper_bo32, "paper_bo64": pa
 
 
 def get_config(variant: str = "cpu_tiny") -> ml_collections.ConfigDict:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown best_of_n config variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[variant]()
+    return config_blocks.select_variant(VARIANTS, variant, "best_of_n")

@@ -12,6 +12,8 @@ import os
 
 import ml_collections
 
+from acecoder_jax import config_blocks
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -132,6 +134,4 @@ VARIANTS = {"default": base, "ci": ci}
 
 
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown demo_cpu config variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[variant]()
+    return config_blocks.select_variant(VARIANTS, variant, "demo_cpu")

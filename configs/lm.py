@@ -9,6 +9,8 @@ Variants:
 """
 import ml_collections
 
+from acecoder_jax import config_blocks
+
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -16,14 +18,7 @@ def base() -> ml_collections.ConfigDict:
     c.seed = 0
     c.tokenizer = ""
 
-    c.model = ml_collections.ConfigDict()
-    c.model.init = "hf"
-    c.model.hf_path = ""
-    c.model.preset = "tiny"
-    c.model.param_dtype = "float32"
-    c.model.compute_dtype = "bfloat16"
-    c.model.remat = "full"
-    c.model.scan_layers = True
+    c.model = config_blocks.model_config()
 
     c.mesh = ml_collections.ConfigDict()
     c.mesh.shape = (1, -1, 1)
@@ -76,24 +71,8 @@ def sft_7b() -> ml_collections.ConfigDict:
 
 def cpu_tiny() -> ml_collections.ConfigDict:
     c = base()
-    c.model.init = "preset"
-    c.model.preset = "tiny"
-    c.model.compute_dtype = "float32"
-    c.model.remat = "none"
-    c.model.scan_layers = False
-    c.mesh.shape = (-1, 1, 1)
-    c.data.eval_fraction = 0.25
-    c.data.max_length = 128
+    config_blocks.cpu_tiny_training(c)
     c.loss.chunk = 32
-    c.optim.lr = 1e-3
-    c.train.global_batch = 16
-    c.train.micro_batch = 8
-    c.train.total_steps = 20
-    c.train.eval_every = 10
-    c.train.save_every = 10
-    c.train.log_every = 1
-    c.train.progress = False
-    c.export.dtype = "float32"
     return c
 
 
@@ -101,6 +80,4 @@ VARIANTS = {"sft_7b": sft_7b, "cpu_tiny": cpu_tiny}
 
 
 def get_config(variant: str = "cpu_tiny") -> ml_collections.ConfigDict:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown lm config variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[variant]()
+    return config_blocks.select_variant(VARIANTS, variant, "lm")

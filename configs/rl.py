@@ -15,20 +15,15 @@ algo.clip_low / clip_high (asymmetric clip), reward.<name>.weight, reward.tests.
 """
 import ml_collections
 
+from acecoder_jax import config_blocks
+
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
     c.tokenizer = ""  # default: model.hf_path
 
-    c.model = ml_collections.ConfigDict()
-    c.model.init = "hf"  # hf | preset
-    c.model.hf_path = ""
-    c.model.preset = "tiny"
-    c.model.param_dtype = "float32"
-    c.model.compute_dtype = "bfloat16"
-    c.model.remat = "full"
-    c.model.scan_layers = True
+    c.model = config_blocks.model_config()
 
     c.reference = ml_collections.ConfigDict()
     c.reference.hf_path = ""  # empty: a frozen copy of the initial policy
@@ -166,10 +161,7 @@ def paper_instruct_rm() -> ml_collections.ConfigDict:
 def cpu_toy() -> ml_collections.ConfigDict:
     """Tiny policy on the toy task family: a few CPU minutes. Warm-start it with the LM trainer."""
     c = base()
-    c.model.compute_dtype = "float32"
-    c.model.remat = "none"
-    c.model.scan_layers = False
-    c.mesh.shape = (-1, 1, 1)
+    config_blocks.cpu_model(c)
     c.data.source = "toy"
     c.data.template = "plain"
     c.data.num_prompt_tests = 0
@@ -201,6 +193,4 @@ VARIANTS = {"paper_base_rule_r1": paper_base_rule_r1, "paper_base_rm": paper_bas
 
 
 def get_config(variant: str = "cpu_toy") -> ml_collections.ConfigDict:
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown rl config variant {variant!r}; known: {', '.join(VARIANTS)}")
-    return VARIANTS[variant]()
+    return config_blocks.select_variant(VARIANTS, variant, "rl")
