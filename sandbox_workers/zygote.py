@@ -91,7 +91,8 @@ def clone_sibling() -> int:
 
 
 def _remove_dir(path: str) -> None:
-    """Remove a child's directory and whatever the program left in it."""
+    """Remove a child's directory and whatever the program left in it (shutil.rmtree would pull
+    shutil's compression modules into the zygote, and into every child's page tables)."""
     try:
         os.rmdir(path)  # the common case: the program left nothing behind
         return
