@@ -49,6 +49,8 @@ setup(
     version="0.1.0",
     description="AceCoder (test-case synthesis -> reward models -> RL for coder LMs) in JAX/Flax",
     packages=find_packages(include=["acecoder_jax*", "sandbox_workers*"]),
+    # Compiled at first use for the host CPU (acecoder_jax/kernels/packed_matmul.py).
+    package_data={"acecoder_jax.kernels": ["*.cc"]},
     python_requires=">=3.10",
     install_requires=CORE,
     extras_require=EXTRAS,

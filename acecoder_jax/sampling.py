@@ -22,6 +22,7 @@ import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
+from acecoder_jax.kernels import packed_matmul
 from acecoder_jax.models.decoder import DecoderModel, KVCache
 from acecoder_jax.parallel import logical_sharding
 
@@ -130,17 +131,17 @@ def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_
                          lengths=state.lengths + active.astype(jnp.int32), step=state.step + 1)
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def _layer_states(graphdef, params_state):
-    return nnx.merge(graphdef, params_state).layer_states()
+@functools.partial(jax.jit, static_argnums=(0, 2))
+def _gemm_operands(graphdef, params_state, packed: bool):
+    return nnx.merge(graphdef, params_state).gemm_operands(packed)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 6, 8), donate_argnums=(4,))
 def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int,
-             layers=None):
+             operands=None):
     model = nnx.merge(graphdef, params_state)
-    hidden, cache = model.hidden_states(ids, mask, cache, layers=layers)
-    logits = model.logits(hidden[:, -1])
+    hidden, cache = model.hidden_states(ids, mask, cache, operands=operands)
+    logits = model.logits(hidden[:, -1], operands)
     b = ids.shape[0]
     state = DecodeState(cache=cache, last=jnp.zeros((b,), jnp.int32), tokens=jnp.zeros((b, max_new), jnp.int32),
                         logprobs=jnp.zeros((b, max_new), jnp.float32), done=jnp.zeros((b,), bool),
@@ -149,7 +150,7 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4), donate_argnums=(2,))
-def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids, layers=None):
+def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids, operands=None):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
 
@@ -158,8 +159,8 @@ def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParam
 
     def body(s):
         hidden, cache = model.hidden_states(s.last[:, None], jnp.ones_like(s.last)[:, None], s.cache,
-                                            layers=layers)
-        return _record(s.replace(cache=cache), model.logits(hidden[:, 0]), sp, stop_ids)
+                                            operands=operands)
+        return _record(s.replace(cache=cache), model.logits(hidden[:, 0], operands), sp, stop_ids)
 
     return jax.lax.while_loop(cond, body, state)
 
@@ -170,7 +171,8 @@ class Sampler:
 
     def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
                  prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,
-                 cache_dtype: Optional[str] = None, stop_check_every: int = 16):
+                 cache_dtype: Optional[str] = None, stop_check_every: int = 16,
+                 packed_gemms: Optional[bool] = None):
         if model.head != "lm":
             raise ValueError("Sampler needs a model with head='lm'")
         self.graphdef, self.params = nnx.split(model)
@@ -182,28 +184,35 @@ class Sampler:
         self.pad_id = pad_id
         self.cache_dtype = cache_dtype or model.config.compute_dtype
         self.stop_check_every = stop_check_every
-        self._layers_for: tuple = ()  # (the parameter arrays, their per-layer slices)
+        single_device = self.mesh is None or self.mesh.size == 1
+        can_pack = (jax.default_backend() == "cpu" and single_device and not self.config.scan_layers
+                    and jnp.dtype(self.config.compute_dtype) == jnp.float32)
+        if packed_gemms and not (can_pack and packed_matmul.available()):
+            raise ValueError("packed_gemms=True needs the CPU backend, one device, unrolled layers, float32 "
+                             f"compute and a built kernel ({packed_matmul.unavailable_reason() or 'it is built'})")
+        self.packed_gemms = can_pack and packed_matmul.available() if packed_gemms is None else packed_gemms
+        self._operands_for: tuple = ()  # (the parameter arrays, their GEMM operands)
 
     def update_params(self, params_state) -> None:
         self.params = params_state
 
-    def _per_layer(self, params_state):
-        """Per-layer weight slices for the compiled steps, or None to let them slice the stack.
+    def _operands(self, params_state):
+        """GEMM operands for the compiled steps (per layer, fused, packed for the CPU kernel when
+        `packed_gemms`), or None to let the steps read the parameters directly.
 
-        XLA:CPU copies a stacked-weight slice feeding a GEMM every time the program runs (every
-        decode step, inside the loop). Sliced here once per set of parameters, the copies are
-        made once and reused by every prefill and decode call until the parameters change.
-        Accelerator compilers read the slices in place, where this would only double weight
-        memory. Keyed by the identity of the (immutable) parameter arrays, which are held so an
-        id cannot be reused by new arrays.
+        Made once per set of parameters and reused by every prefill and decode call: XLA:CPU copies
+        a stacked-weight slice feeding a GEMM every time a program runs (at every decode step), and
+        the packed layout costs one pass over the weights. Accelerator compilers read the weights
+        in place, where this would only double weight memory. Keyed by the identity of the
+        (immutable) parameter arrays, which are held so an id cannot be reused by new arrays.
         """
         if self.config.scan_layers or jax.default_backend() != "cpu":
             return None
         leaves = tuple(jax.tree.leaves(params_state))
-        if not (self._layers_for and len(leaves) == len(self._layers_for[0])
-                and all(a is b for a, b in zip(leaves, self._layers_for[0]))):
-            self._layers_for = (leaves, _layer_states(self.graphdef, params_state))
-        return self._layers_for[1]
+        if not (self._operands_for and len(leaves) == len(self._operands_for[0])
+                and all(a is b for a, b in zip(leaves, self._operands_for[0]))):
+            self._operands_for = (leaves, _gemm_operands(self.graphdef, params_state, self.packed_gemms))
+        return self._operands_for[1]
 
     # -- batching --
 
@@ -222,9 +231,9 @@ class Sampler:
         cache = KVCache.zeros(self.config, self.batch_size, length, self.cache_dtype)
         if self.mesh is None:
             return cache
-        names = KVCache.logical_axes(self.config)
-        return KVCache(k=jax.tree.map(lambda a: self._put(a, names), cache.k),
-                       v=jax.tree.map(lambda a: self._put(a, names), cache.v),
+        k_names, v_names = KVCache.logical_axes(self.config)
+        return KVCache(k=jax.tree.map(lambda a: self._put(a, k_names), cache.k),
+                       v=jax.tree.map(lambda a: self._put(a, v_names), cache.v),
                        valid=self._put(cache.valid, ("act_batch", "act_cache_length")), index=cache.index)
 
     # -- generation --
@@ -282,8 +291,8 @@ class Sampler:
         cache = self._new_cache(ids.shape[1] + max_new)
         ids = self._put(ids, ("act_batch", "act_length"))
         mask = self._put(mask, ("act_batch", "act_length"))
-        layers = self._per_layer(params_state)
-        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new, layers)
+        operands = self._operands(params_state)
+        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new, operands)
         text_stop = bool(sp.stop_strings) and self.tokenizer is not None
         chunk = self.stop_check_every if text_stop else max_new
         step = 1  # prefill sampled the first token
@@ -292,7 +301,7 @@ class Sampler:
                 state = self._check_stop_strings(state, sp)
             if step >= max_new or bool(jnp.all(state.done)):
                 break
-            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids, layers)
+            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids, operands)
             step = int(state.step)
         tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
         lengths, done = np.asarray(state.lengths), np.asarray(state.done)

@@ -12,7 +12,7 @@ Layout choices:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import flax.struct
 import jax
@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from acecoder_jax.kernels import packed_matmul
 from acecoder_jax.models.config import ModelConfig
 from acecoder_jax.parallel import constrain
 
@@ -37,11 +38,19 @@ def _param(rngs: nnx.Rngs, shape, axes, dtype, std: Optional[float] = 0.02) -> n
     return nnx.Param(value, axes=tuple(axes))
 
 
-def dense(x: jax.Array, kernel: jax.Array, in_dims: int = 1, **kw) -> jax.Array:
-    """x[..., *in] @ kernel[*in, *out] as ONE 2-D GEMM.
+def _unpacked(kernel: jax.Array, in_dims: int) -> jax.Array:
+    """The identity `pack` of `gemm_operands`: plain arrays for jnp.dot."""
+    return kernel
+
+
+def dense(x: jax.Array, kernel, in_dims: int = 1, **kw) -> jax.Array:
+    """x[..., *in] @ kernel[*in, *out] as ONE 2-D GEMM (or the packed-panel kernel, for a
+    `PackedKernel` made by `gemm_operands(packed=True)`).
 
     Reshapes are free; XLA:CPU runs the backward of rank>2 dots ~2.4x slower than the same 2-D GEMM.
     """
+    if isinstance(kernel, packed_matmul.PackedKernel):
+        return packed_matmul.matmul(x, kernel)
     k_in, k_out = kernel.shape[:in_dims], kernel.shape[in_dims:]
     lead = x.shape[: x.ndim - in_dims]
     n_in = int(np.prod(k_in))
@@ -91,36 +100,48 @@ def apply_rope(x: jax.Array, cos: jax.Array, sin: jax.Array) -> jax.Array:
 class KVCache:
     """Preallocated keys/values plus which slots hold real tokens.
 
-    Each layer's keys and values are [batch, kv_heads, max_len, head_dim]: heads-major, so a decode
-    step reads every head's keys contiguously. With unrolled layers `k` and `v` are tuples of
-    per-layer arrays (each updated in place, read without slicing); with scanned layers they are
-    stacked on a leading layers axis (the scan carries one array). valid: [batch, max_len];
-    index: the next slot.
+    Heads-major, so a decode step reads each head's cache contiguously: values are
+    [batch, kv_heads, max_len, head_dim] and keys [batch, kv_heads, head_dim, max_len], so the
+    query-key products of a decode step reduce over a major axis and vectorise along the slots
+    (~1.7x faster than reducing over a minor head_dim on XLA:CPU). With unrolled layers `k` and `v`
+    are tuples of per-layer arrays (each updated in place, read without slicing); with scanned
+    layers they are stacked on a leading layers axis (the scan carries one array).
+    valid: [batch, max_len]; index: the next slot.
     """
 
-    k: Any  # tuple of [B, K, S, D] per layer, or [L, B, K, S, D] when layers are scanned
-    v: Any
+    k: Any  # tuple of [B, K, D, S] per layer, or [L, B, K, D, S] when layers are scanned
+    v: Any  # the same with [B, K, S, D]
     valid: jax.Array
     index: jax.Array
 
     @classmethod
     def zeros(cls, config: ModelConfig, batch: int, max_len: int, dtype=None) -> "KVCache":
         dtype = dtype or config.compute_dtype
-        shape = (batch, config.num_kv_heads, max_len, config.dim_per_head)
+        kv_heads, d = config.num_kv_heads, config.dim_per_head
+        shapes = (batch, kv_heads, d, max_len), (batch, kv_heads, max_len, d)
         if config.scan_layers:
-            k, v = (jnp.zeros((config.num_layers,) + shape, dtype) for _ in range(2))
+            k, v = (jnp.zeros((config.num_layers,) + shape, dtype) for shape in shapes)
         else:
-            k, v = (tuple(jnp.zeros(shape, dtype) for _ in range(config.num_layers)) for _ in range(2))
+            k, v = (tuple(jnp.zeros(shape, dtype) for _ in range(config.num_layers)) for shape in shapes)
         return cls(k=k, v=v, valid=jnp.zeros((batch, max_len), bool), index=jnp.zeros((), jnp.int32))
 
     @staticmethod
-    def logical_axes(config: ModelConfig) -> tuple:
-        """Logical axis names of one k (or v) array, for sharding the cache."""
-        per_layer = ("act_batch", "act_kv_heads", "act_cache_length", None)
-        return (("layers",) + per_layer) if config.scan_layers else per_layer
+    def logical_axes(config: ModelConfig) -> tuple[tuple, tuple]:
+        """Logical axis names of one k array and of one v array, for sharding the cache."""
+        k = ("act_batch", "act_kv_heads", None, "act_cache_length")
+        v = ("act_batch", "act_kv_heads", "act_cache_length", None)
+        return (("layers",) + k, ("layers",) + v) if config.scan_layers else (k, v)
 
 
 # ---- layers --------------------------------------------------------------------------------------
+
+
+@flax.struct.dataclass
+class GemmOperands:
+    """`DecoderModel.gemm_operands()`: per-layer dicts of GEMM weights and the LM head's."""
+
+    layers: tuple
+    lm_head: Any
 
 
 class RMSNorm(nnx.Module):
@@ -164,14 +185,15 @@ def attend(q, k, v, mask, cfg: ModelConfig, *, causal_blocks: bool) -> jax.Array
 def decode_attention(q, k, v, mask) -> jax.Array:
     """Attention of one new query per row over a heads-major cache, as fused multiply-reduces.
 
-    q [B, 1, N, D]; k, v [B, K, S, D]; mask [B, 1, 1, S]. At one query the two products are
-    matrix-vector shaped: a dot kernel per head is all call overhead, while a multiply-reduce over
-    the cache fuses into one pass that reads each key and value once (in float32).
+    q [B, 1, N, D]; k [B, K, D, S]; v [B, K, S, D]; mask [B, 1, 1, S]. At one query the two
+    products are matrix-vector shaped: a dot kernel per head is all call overhead, while a
+    multiply-reduce over the cache fuses into one pass that reads each key and value once (in
+    float32).
     """
     b, _, n, d = q.shape
     kv_heads = k.shape[1]
     qg = q.reshape(b, kv_heads, n // kv_heads, d).astype(jnp.float32) * (1.0 / np.sqrt(d))
-    scores = jnp.sum(qg[:, :, :, None, :] * k[:, :, None].astype(jnp.float32), axis=-1)  # [B,K,G,S]
+    scores = jnp.sum(qg[..., None] * k[:, :, None].astype(jnp.float32), axis=-2)  # [B,K,G,S]
     scores = jnp.where(mask[:, 0, 0][:, None, None, :], scores, jnp.finfo(jnp.float32).min)
     probs = jax.nn.softmax(scores, axis=-1)
     out = jnp.sum(probs[..., None] * v[:, :, None].astype(jnp.float32), axis=3)  # [B,K,G,D]
@@ -194,22 +216,37 @@ class Attention(nnx.Module):
             self.q_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
             self.k_norm = RMSNorm(d, cfg.rms_norm_eps, dtype=pd, axes=("head_dim",))
 
-    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index):
+    def gemm_operands(self, dt, pack: Callable = _unpacked) -> dict:
+        """The weights this layer's GEMMs read, cast to `dt` and passed through `pack(w, in_dims)`:
+        q/k/v fused into one GEMM (which runs closer to peak than three narrow ones) unless tensor
+        parallelism shards the fused dimension."""
+        cfg = self.cfg
+        projections = [self.q_proj[...], self.k_proj[...], self.v_proj[...]]
+        biases = [self.q_bias[...], self.k_bias[...], self.v_bias[...]] if cfg.attention_bias else []
+        ops = {"o": pack(self.o_proj[...].astype(dt), 2)}
+        if _fuse_projections(self.mesh):
+            ops["qkv"] = pack(jnp.concatenate(projections, axis=1).astype(dt), 1)
+            if biases:
+                ops["qkv_bias"] = jnp.concatenate(biases, axis=0).astype(dt)
+        else:
+            ops.update({name: pack(w.astype(dt), 1) for name, w in zip("qkv", projections)})
+            ops.update({f"{name}_bias": b.astype(dt) for name, b in zip("qkv", biases)})
+        return ops
+
+    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index, ops: Optional[dict] = None):
         """kv: this layer's (k, v) cache arrays when `layer` is None, else the stacked caches of
         all layers and this layer's index into them. New keys/values are written at slot `index`
-        in place (no per-step copy of the cache); attention runs over this layer's cache."""
+        in place (no per-step copy of the cache); attention runs over this layer's cache.
+        ops: `gemm_operands()` made outside the step, or None to make them here."""
         cfg, dt = self.cfg, x.dtype
-        projections = [self.q_proj[...], self.k_proj[...], self.v_proj[...]]
-        biases = [self.q_bias[...], self.k_bias[...], self.v_bias[...]] if cfg.attention_bias else None
-        if _fuse_projections(self.mesh):  # one wide GEMM runs closer to peak than three narrow ones
-            qkv = dense(x, jnp.concatenate(projections, axis=1).astype(dt))
-            if biases:
-                qkv = qkv + jnp.concatenate(biases, axis=0).astype(dt)
+        ops = self.gemm_operands(dt) if ops is None else ops
+        if "qkv" in ops:
+            qkv = dense(x, ops["qkv"])
+            if "qkv_bias" in ops:
+                qkv = qkv + ops["qkv_bias"]
             q, k, v = jnp.split(qkv, [cfg.num_heads, cfg.num_heads + cfg.num_kv_heads], axis=2)
         else:
-            q, k, v = (dense(x, w.astype(dt)) for w in projections)
-            if biases:
-                q, k, v = (y + b.astype(dt) for y, b in zip((q, k, v), biases))
+            q, k, v = (dense(x, ops[name]) + ops.get(f"{name}_bias", 0) for name in "qkv")
         if cfg.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
@@ -218,24 +255,24 @@ class Attention(nnx.Module):
             out = attend(q, k, v, mask, cfg, causal_blocks=True)
         else:
             k_cache, v_cache = kv
-            k_new, v_new = (jnp.swapaxes(y, 1, 2).astype(k_cache.dtype) for y in (k, v))  # [B,K,T,D]
+            k_new = jnp.transpose(k, (0, 2, 3, 1)).astype(k_cache.dtype)  # [B, K, D, T]
+            v_new = jnp.swapaxes(v, 1, 2).astype(v_cache.dtype)  # [B, K, T, D]
             if layer is None:
-                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new, (0, 0, index, 0))
+                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new, (0, 0, 0, index))
                 v_cache = jax.lax.dynamic_update_slice(v_cache, v_new, (0, 0, index, 0))
                 k_layer, v_layer = k_cache, v_cache
             else:
-                start = (layer, 0, 0, index, 0)
-                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new[None], start)
-                v_cache = jax.lax.dynamic_update_slice(v_cache, v_new[None], start)
+                k_cache = jax.lax.dynamic_update_slice(k_cache, k_new[None], (layer, 0, 0, 0, index))
+                v_cache = jax.lax.dynamic_update_slice(v_cache, v_new[None], (layer, 0, 0, index, 0))
                 k_layer = jax.lax.dynamic_index_in_dim(k_cache, layer, axis=0, keepdims=False)
                 v_layer = jax.lax.dynamic_index_in_dim(v_cache, layer, axis=0, keepdims=False)
             kv = (k_cache, v_cache)
             if x.shape[1] == 1:
                 out = decode_attention(q, k_layer, v_layer, mask)
             else:  # prefill: the fused kernels want [B, S, K, D]; one transpose per call
-                out = attend(q, jnp.swapaxes(k_layer, 1, 2).astype(dt), jnp.swapaxes(v_layer, 1, 2).astype(dt),
-                             mask, cfg, causal_blocks=False)
-        out = dense(out, self.o_proj[...].astype(dt), in_dims=2)
+                k_layer, v_layer = jnp.transpose(k_layer, (0, 3, 1, 2)), jnp.swapaxes(v_layer, 1, 2)
+                out = attend(q, k_layer.astype(dt), v_layer.astype(dt), mask, cfg, causal_blocks=False)
+        out = dense(out, ops["o"], in_dims=2)
         return out, kv
 
 
@@ -247,16 +284,24 @@ class MLP(nnx.Module):
         self.up_proj = _param(rngs, (e, f), ("embed", "mlp"), pd)
         self.down_proj = _param(rngs, (f, e), ("mlp", "embed"), pd)
 
-    def __call__(self, x):
-        dt = x.dtype
+    def gemm_operands(self, dt, pack: Callable = _unpacked) -> dict:
+        """As Attention.gemm_operands: gate and up fused unless tensor-parallel."""
+        ops = {"down": pack(self.down_proj[...].astype(dt), 1)}
         if _fuse_projections(self.mesh):
-            w = jnp.concatenate([self.gate_proj[...], self.up_proj[...]], axis=1).astype(dt)
-            gate, up = jnp.split(dense(x, w), 2, axis=-1)
+            ops["gate_up"] = pack(jnp.concatenate([self.gate_proj[...], self.up_proj[...]], axis=1).astype(dt), 1)
         else:
-            gate, up = dense(x, self.gate_proj[...].astype(dt)), dense(x, self.up_proj[...].astype(dt))
+            ops["gate"], ops["up"] = pack(self.gate_proj[...].astype(dt), 1), pack(self.up_proj[...].astype(dt), 1)
+        return ops
+
+    def __call__(self, x, ops: Optional[dict] = None):
+        ops = self.gemm_operands(x.dtype) if ops is None else ops
+        if "gate_up" in ops:
+            gate, up = jnp.split(dense(x, ops["gate_up"]), 2, axis=-1)
+        else:
+            gate, up = dense(x, ops["gate"]), dense(x, ops["up"])
         h = jax.nn.silu(gate) * up
         h = constrain(h, ("act_batch", "act_length", "act_mlp"), self.mesh)
-        return dense(h, self.down_proj[...].astype(dt))
+        return dense(h, ops["down"])
 
 
 class DecoderLayer(nnx.Module):
@@ -267,10 +312,14 @@ class DecoderLayer(nnx.Module):
         self.post_attn_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps, dtype=cfg.param_dtype)
         self.mlp = MLP(cfg, rngs=rngs, mesh=mesh)
 
-    def __call__(self, x, cos, sin, mask, kv, layer, index):
-        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, layer, index)
+    def gemm_operands(self, dt, pack: Callable = _unpacked) -> dict:
+        return {"attn": self.attn.gemm_operands(dt, pack), "mlp": self.mlp.gemm_operands(dt, pack)}
+
+    def __call__(self, x, cos, sin, mask, kv, layer, index, ops: Optional[dict] = None):
+        ops = ops or {}
+        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, layer, index, ops.get("attn"))
         x = x + h
-        x = x + self.mlp(self.post_attn_norm(x))
+        x = x + self.mlp(self.post_attn_norm(x), ops.get("mlp"))
         return constrain(x, ("act_batch", "act_length", "act_embed"), self.mesh), kv
 
 
@@ -321,21 +370,34 @@ class DecoderModel(nnx.Module):
 
     # -- backbone --
 
-    def layer_states(self) -> tuple:
-        """Each layer's parameters sliced off the stack, for `hidden_states(..., layers=)`.
+    def gemm_operands(self, packed: bool = False) -> GemmOperands:
+        """Every GEMM weight of the LM, fused, cast and sliced per layer as the forward reads them,
+        for `hidden_states(..., operands=)` and `logits(..., operands=)`.
 
-        On XLA:CPU a program that slices the stack copies those weights every time it runs (it
-        materialises slices feeding its GEMMs), inside a decode loop at every step; slices made
-        once and passed in are plain inputs (see Sampler._per_layer)."""
-        _, layer_state = nnx.split(self.layers)
-        return tuple(jax.tree.map(lambda a: a[i], layer_state) for i in range(self.config.num_layers))
+        Made once outside a loop that runs the model repeatedly (the sampler, per parameter set):
+        on XLA:CPU a program that slices the layer stack copies those weights every time it runs
+        (a copy per decode step), while prepared operands are plain inputs. `packed` lays them out
+        for the float32 packed-panel CPU kernel (kernels/packed_matmul.py)."""
+        cfg = self.config
+        if cfg.scan_layers:
+            raise ValueError("gemm_operands needs unrolled layers (scan_layers=False)")
+        dt = jnp.dtype(cfg.compute_dtype)
+        pack = packed_matmul.pack if packed else _unpacked
+        graphdef, layer_state = nnx.split(self.layers)
+        layers = tuple(nnx.merge(graphdef, jax.tree.map(lambda a: a[i], layer_state)).gemm_operands(dt, pack)
+                       for i in range(cfg.num_layers))
+        head = None
+        if self.head == "lm":
+            w = self.embed[...].T if cfg.tie_word_embeddings else self.lm_head[...]
+            head = pack(w.astype(dt), 1)
+        return GemmOperands(layers=layers, lm_head=head)
 
     def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None, *,
-                      layers: Optional[tuple] = None):
+                      operands: Optional[GemmOperands] = None):
         """Final-norm hidden states [B, T, E] and the updated cache (None without one).
 
-        `layers`: the output of `layer_states()` (unrolled layers only), computed once outside a
-        loop that calls this repeatedly."""
+        `operands`: from `gemm_operands()` (unrolled layers only), made once outside a loop that
+        calls this repeatedly."""
         cfg = self.config
         dt = jnp.dtype(cfg.compute_dtype)
         input_ids = jnp.asarray(input_ids, jnp.int32)
@@ -361,13 +423,16 @@ class DecoderModel(nnx.Module):
 
         graphdef, layer_state = nnx.split(self.layers)
 
-        def apply_layer(state, x, kv, layer):
-            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, layer, index)
+        def apply_layer(state, x, kv, layer, ops=None):
+            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, layer, index, ops)
 
         if cfg.remat != "none":
             apply_layer = jax.checkpoint(apply_layer, policy=_REMAT_POLICIES[cfg.remat])
 
         if cfg.scan_layers:  # the stacked cache rides in the carry so its updates stay in place
+            if operands is not None:
+                raise ValueError("operands= needs unrolled layers (scan_layers=False)")
+
             def body(carry, xs):
                 x, kv = carry
                 state, layer = xs
@@ -378,8 +443,8 @@ class DecoderModel(nnx.Module):
             new_k, new_v = [], []
             for i in range(cfg.num_layers):
                 layer_kv = None if kv is None else (kv[0][i], kv[1][i])
-                state = layers[i] if layers is not None else jax.tree.map(lambda a: a[i], layer_state)
-                x, layer_kv = apply_layer(state, x, layer_kv, None)
+                state = jax.tree.map(lambda a: a[i], layer_state)  # GEMM weights unread with operands
+                x, layer_kv = apply_layer(state, x, layer_kv, None, None if operands is None else operands.layers[i])
                 if layer_kv is not None:
                     new_k.append(layer_kv[0])
                     new_v.append(layer_kv[1])
@@ -392,11 +457,14 @@ class DecoderModel(nnx.Module):
 
     # -- heads --
 
-    def logits(self, hidden: jax.Array) -> jax.Array:
+    def logits(self, hidden: jax.Array, operands: Optional[GemmOperands] = None) -> jax.Array:
         """LM logits in float32 from hidden states [..., E]."""
-        dt = hidden.dtype
-        w = self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
-        out = dense(hidden, w.astype(dt), preferred_element_type=jnp.float32)
+        if operands is not None:
+            w = operands.lm_head
+        else:
+            w = self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
+            w = w.astype(hidden.dtype)
+        out = dense(hidden, w, preferred_element_type=jnp.float32)
         return constrain(out, ("act_batch", "act_length", "act_vocab")[-out.ndim:], self.mesh) if out.ndim == 3 else out
 
     def rewards(self, hidden: jax.Array, attention_mask) -> jax.Array:
