@@ -167,7 +167,10 @@ def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParam
 
 class Sampler:
     """Generates from a DecoderModel (LM head). Parameters are an argument of every call, so RL can
-    sample from fresh weights without recompiling; the compiled steps are shared by all samplers."""
+    sample from fresh weights without recompiling; the compiled steps are shared by all samplers.
+
+    packed_gemms: run the GEMMs through the packed-panel CPU kernel (kernels/packed_matmul.py);
+    None turns it on wherever it applies (CPU, one device, unrolled layers, float32 compute)."""
 
     def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
                  prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,
@@ -187,10 +190,12 @@ class Sampler:
         single_device = self.mesh is None or self.mesh.size == 1
         can_pack = (jax.default_backend() == "cpu" and single_device and not self.config.scan_layers
                     and jnp.dtype(self.config.compute_dtype) == jnp.float32)
-        if packed_gemms and not (can_pack and packed_matmul.available()):
+        if packed_gemms is None:  # on wherever it applies
+            packed_gemms = can_pack and packed_matmul.available()
+        elif packed_gemms and not (can_pack and packed_matmul.available()):
             raise ValueError("packed_gemms=True needs the CPU backend, one device, unrolled layers, float32 "
                              f"compute and a built kernel ({packed_matmul.unavailable_reason() or 'it is built'})")
-        self.packed_gemms = can_pack and packed_matmul.available() if packed_gemms is None else packed_gemms
+        self.packed_gemms = packed_gemms
         self._operands_for: tuple = ()  # (the parameter arrays, their GEMM operands)
 
     def update_params(self, params_state) -> None:
