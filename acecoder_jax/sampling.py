@@ -22,7 +22,7 @@ import numpy as np
 from flax import nnx
 from tqdm.auto import tqdm
 
-from acecoder_jax.kernels import packed_matmul
+from acecoder_jax.kernels import cpu as cpu_kernels_lib
 from acecoder_jax.models.decoder import DecoderModel, KVCache
 from acecoder_jax.parallel import logical_sharding
 
@@ -132,16 +132,16 @@ def _record(state: DecodeState, logits: jax.Array, params: SamplingParams, stop_
 
 
 @functools.partial(jax.jit, static_argnums=(0, 2))
-def _gemm_operands(graphdef, params_state, packed: bool):
-    return nnx.merge(graphdef, params_state).gemm_operands(packed)
+def _decode_weights(graphdef, params_state, cpu_kernels: bool):
+    return nnx.merge(graphdef, params_state).decode_weights(cpu_kernels)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 6, 8), donate_argnums=(4,))
 def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, stop_ids, max_new: int,
-             operands=None):
+             weights=None):
     model = nnx.merge(graphdef, params_state)
-    hidden, cache = model.hidden_states(ids, mask, cache, operands=operands)
-    logits = model.logits(hidden[:, -1], operands)
+    hidden, cache = model.hidden_states(ids, mask, cache, weights=weights)
+    logits = model.logits(hidden[:, -1], weights)
     b = ids.shape[0]
     state = DecodeState(cache=cache, last=jnp.zeros((b,), jnp.int32), tokens=jnp.zeros((b, max_new), jnp.int32),
                         logprobs=jnp.zeros((b, max_new), jnp.float32), done=jnp.zeros((b,), bool),
@@ -150,7 +150,7 @@ def _prefill(graphdef, params_state, ids, mask, cache, rng, sp: SamplingParams, 
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4), donate_argnums=(2,))
-def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids, operands=None):
+def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParams, stop_ids, weights=None):
     model = nnx.merge(graphdef, params_state)
     max_new = state.tokens.shape[1]
 
@@ -159,8 +159,8 @@ def _decode(graphdef, params_state, state: DecodeState, until, sp: SamplingParam
 
     def body(s):
         hidden, cache = model.hidden_states(s.last[:, None], jnp.ones_like(s.last)[:, None], s.cache,
-                                            operands=operands)
-        return _record(s.replace(cache=cache), model.logits(hidden[:, 0], operands), sp, stop_ids)
+                                            weights=weights)
+        return _record(s.replace(cache=cache), model.logits(hidden[:, 0], weights), sp, stop_ids)
 
     return jax.lax.while_loop(cond, body, state)
 
@@ -169,13 +169,14 @@ class Sampler:
     """Generates from a DecoderModel (LM head). Parameters are an argument of every call, so RL can
     sample from fresh weights without recompiling; the compiled steps are shared by all samplers.
 
-    packed_gemms: run the GEMMs through the packed-panel CPU kernel (kernels/packed_matmul.py);
-    None turns it on wherever it applies (CPU, one device, unrolled layers, float32 compute)."""
+    cpu_kernels: run the GEMMs and the decode attention through the CPU FFI kernels
+    (acecoder_jax/kernels); None turns them on wherever they apply (CPU, one device, unrolled
+    layers, float32 compute, a built kernel library)."""
 
     def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
                  prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,
                  cache_dtype: Optional[str] = None, stop_check_every: int = 16,
-                 packed_gemms: Optional[bool] = None):
+                 cpu_kernels: Optional[bool] = None):
         if model.head != "lm":
             raise ValueError("Sampler needs a model with head='lm'")
         self.graphdef, self.params = nnx.split(model)
@@ -188,22 +189,22 @@ class Sampler:
         self.cache_dtype = cache_dtype or model.config.compute_dtype
         self.stop_check_every = stop_check_every
         single_device = self.mesh is None or self.mesh.size == 1
-        can_pack = (jax.default_backend() == "cpu" and single_device and not self.config.scan_layers
-                    and jnp.dtype(self.config.compute_dtype) == jnp.float32)
-        if packed_gemms is None:  # on wherever it applies
-            packed_gemms = can_pack and packed_matmul.available()
-        elif packed_gemms and not (can_pack and packed_matmul.available()):
-            raise ValueError("packed_gemms=True needs the CPU backend, one device, unrolled layers, float32 "
-                             f"compute and a built kernel ({packed_matmul.unavailable_reason() or 'it is built'})")
-        self.packed_gemms = packed_gemms
-        self._operands_for: tuple = ()  # (the parameter arrays, their GEMM operands)
+        applies = (jax.default_backend() == "cpu" and single_device and not self.config.scan_layers
+                   and jnp.dtype(self.config.compute_dtype) == jnp.float32)
+        if cpu_kernels is None:
+            cpu_kernels = applies and cpu_kernels_lib.available()
+        elif cpu_kernels and not (applies and cpu_kernels_lib.available()):
+            raise ValueError("cpu_kernels=True needs the CPU backend, one device, unrolled layers, float32 compute "
+                             f"and a built kernel library ({cpu_kernels_lib.unavailable_reason() or 'it is built'})")
+        self.cpu_kernels = cpu_kernels
+        self._weights_for: tuple = ()  # (the parameter arrays, their DecodeWeights)
 
     def update_params(self, params_state) -> None:
         self.params = params_state
 
-    def _operands(self, params_state):
-        """GEMM operands for the compiled steps (per layer, fused, packed for the CPU kernel when
-        `packed_gemms`), or None to let the steps read the parameters directly.
+    def _weights(self, params_state):
+        """DecodeWeights for the compiled steps (per layer, fused, packed for the CPU kernels when
+        `cpu_kernels`), or None to let the steps read the parameters directly.
 
         Made once per set of parameters and reused by every prefill and decode call: XLA:CPU copies
         a stacked-weight slice feeding a GEMM every time a program runs (at every decode step), and
@@ -214,10 +215,10 @@ class Sampler:
         if self.config.scan_layers or jax.default_backend() != "cpu":
             return None
         leaves = tuple(jax.tree.leaves(params_state))
-        if not (self._operands_for and len(leaves) == len(self._operands_for[0])
-                and all(a is b for a, b in zip(leaves, self._operands_for[0]))):
-            self._operands_for = (leaves, _gemm_operands(self.graphdef, params_state, self.packed_gemms))
-        return self._operands_for[1]
+        if not (self._weights_for and len(leaves) == len(self._weights_for[0])
+                and all(a is b for a, b in zip(leaves, self._weights_for[0]))):
+            self._weights_for = (leaves, _decode_weights(self.graphdef, params_state, self.cpu_kernels))
+        return self._weights_for[1]
 
     # -- batching --
 
@@ -233,6 +234,7 @@ class Sampler:
         return jax.device_put(x, logical_sharding(names, x.shape, self.mesh))
 
     def _new_cache(self, length: int) -> KVCache:
+        length = -(-length // 16) * 16  # whole vectors for the CPU attention kernel; extra slots stay invalid
         cache = KVCache.zeros(self.config, self.batch_size, length, self.cache_dtype)
         if self.mesh is None:
             return cache
@@ -296,8 +298,8 @@ class Sampler:
         cache = self._new_cache(ids.shape[1] + max_new)
         ids = self._put(ids, ("act_batch", "act_length"))
         mask = self._put(mask, ("act_batch", "act_length"))
-        operands = self._operands(params_state)
-        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new, operands)
+        weights = self._weights(params_state)
+        state = _prefill(self.graphdef, params_state, ids, mask, cache, rng, static, stop_ids, max_new, weights)
         text_stop = bool(sp.stop_strings) and self.tokenizer is not None
         chunk = self.stop_check_every if text_stop else max_new
         step = 1  # prefill sampled the first token
@@ -306,7 +308,7 @@ class Sampler:
                 state = self._check_stop_strings(state, sp)
             if step >= max_new or bool(jnp.all(state.done)):
                 break
-            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids, operands)
+            state = _decode(self.graphdef, params_state, state, jnp.asarray(step + chunk), static, stop_ids, weights)
             step = int(state.step)
         tokens, logprobs = np.asarray(state.tokens), np.asarray(state.logprobs)
         lengths, done = np.asarray(state.lengths), np.asarray(state.done)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from acecoder_jax.kernels import packed_matmul
+from acecoder_jax.kernels import cpu as cpu_kernels, packed_matmul
 from acecoder_jax.models import export_hf, init_model, load_hf, preset
 from acecoder_jax.sampling import Sampler, SamplingParams
 
@@ -49,7 +49,7 @@ class BandwidthProbe:
         self.on_cpu = jax.default_backend() == "cpu"  # the host probes measure the accelerator only there
         self.host = np.ones((n if self.on_cpu else 0,), np.float32)
         self.kernel = None
-        if self.on_cpu and packed_matmul.available():
+        if self.on_cpu and cpu_kernels.available():
             k = 512
             w = packed_matmul.pack(jnp.ones((k, n // k), jnp.float32))
             x = jnp.ones((1, k), jnp.float32)
@@ -185,7 +185,7 @@ def main():
             "same_tokens": same,
         })
     if jax.default_backend() == "cpu":
-        out["packed_gemms"] = bool(sampler.packed_gemms)
+        out["cpu_kernels"] = bool(sampler.cpu_kernels)
     print(json.dumps(out))
 
 

@@ -7,11 +7,10 @@
 // intra-op thread pool. Compiled on the host that runs it (-march=native), so the vector width
 // follows the machine: GCC/Clang vector extensions lower to AVX-512, AVX2 or NEON.
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 
+#include "parallel_for.h"
 #include "xla/ffi/api/ffi.h"
 
 namespace ffi = xla::ffi;
@@ -29,14 +28,6 @@ constexpr int kLanes = 4, kRows = 2;  // 2 x 12 of 32 (NEON) or spills (SSE)
 constexpr int kVecs = kTile / kLanes;
 constexpr int kAhead = 32;  // panel rows prefetched ahead: covers memory latency at full stream
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float)), aligned(sizeof(float))));
-
-inline void Pause() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 // R rows of x against one panel; `cols` < kTile only in the last panel (its padding is not stored).
 template <int R>
@@ -69,49 +60,30 @@ void TailRows(int rows, const float* x, int64_t k, const float* panel, float* y,
   }
 }
 
-struct Job {
-  const float* x = nullptr;
-  const float* w = nullptr;
-  float* y = nullptr;
-  int64_t m = 0, k = 0, n = 0, panels = 0, chunks = 0;
-  std::atomic<int64_t> next{0}, done{0};
-
-  void Panels(int64_t first, int64_t last) const {
-    for (int64_t p = first; p < last; ++p) {
-      const float* panel = w + p * k * kTile;
-      const int64_t col = p * kTile, cols = std::min(kTile, n - col);
-      int64_t r = 0;
-      for (; r + kRows <= m; r += kRows) PanelRows<kRows>(x + r * k, k, panel, y + r * n + col, n, cols);
-      if (r < m) TailRows<kRows - 1>(static_cast<int>(m - r), x + r * k, k, panel, y + r * n + col, n, cols);
-    }
+void Panels(const float* x, const float* w, float* y, int64_t m, int64_t k, int64_t n, int64_t first,
+            int64_t last) {
+  for (int64_t p = first; p < last; ++p) {
+    const float* panel = w + p * k * kTile;
+    const int64_t col = p * kTile, cols = std::min(kTile, n - col);
+    int64_t r = 0;
+    for (; r + kRows <= m; r += kRows) PanelRows<kRows>(x + r * k, k, panel, y + r * n + col, n, cols);
+    if (r < m) TailRows<kRows - 1>(static_cast<int>(m - r), x + r * k, k, panel, y + r * n + col, n, cols);
   }
-
-  // Claims chunks until none is left; any thread may run it, the caller included.
-  void Work() {
-    for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
-      Panels(c * panels / chunks, (c + 1) * panels / chunks);
-      done.fetch_add(1, std::memory_order_release);
-    }
-  }
-};
+}
 
 ffi::Error PackedMatmul(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
                         ffi::ResultBuffer<ffi::F32> y, int64_t n) {
   const auto xd = x.dimensions(), wd = w.dimensions();
   if (xd.size() != 2 || wd.size() != 3 || wd[2] != kTile || wd[1] != xd[1] || wd[0] != (n + kTile - 1) / kTile)
     return ffi::Error::InvalidArgument("packed_matmul: x must be [M, K] and w [ceil(n / 48), K, 48]");
-  auto job = std::make_shared<Job>();
-  job->x = x.typed_data();
-  job->w = w.typed_data();
-  job->y = y->typed_data();
-  job->m = xd[0], job->k = xd[1], job->n = n, job->panels = wd[0];
-  const int64_t threads = std::max<int64_t>(1, pool.num_threads());
-  job->chunks = std::min(job->panels, threads * 4);  // a few per thread, for balance
-  // Helpers share ownership: one scheduled late may start after the caller has returned.
-  for (int64_t t = 1; t < std::min(threads, job->chunks); ++t) pool.Schedule([job] { job->Work(); });
-  job->Work();
-  // Unclaimed chunks are gone, so this only waits for chunks other threads are running now.
-  while (job->done.load(std::memory_order_acquire) < job->chunks) Pause();
+  const float* xp = x.typed_data();
+  const float* wp = w.typed_data();
+  float* yp = y->typed_data();
+  const int64_t m = xd[0], k = xd[1], panels = wd[0];
+  const int64_t chunks = std::min<int64_t>(panels, std::max<int64_t>(1, pool.num_threads()) * 4);  // for balance
+  acecoder::ParallelFor(pool, chunks, [=](int64_t c) {
+    Panels(xp, wp, yp, m, k, n, c * panels / chunks, (c + 1) * panels / chunks);
+  });
   return ffi::Error::Success();
 }
 
@@ -124,5 +96,3 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(AcecoderPackedMatmulF32, PackedMatmul,
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Ret<ffi::Buffer<ffi::F32>>()
                                   .Attr<int64_t>("n"));
-
-extern "C" int64_t AcecoderPackedMatmulTile() { return kTile; }

@@ -21,6 +21,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import Mesh
 
+from acecoder_jax.kernels import decode_attention as attention_kernel
 from acecoder_jax.kernels import packed_matmul
 from acecoder_jax.models.config import ModelConfig
 from acecoder_jax.parallel import constrain
@@ -39,13 +40,13 @@ def _param(rngs: nnx.Rngs, shape, axes, dtype, std: Optional[float] = 0.02) -> n
 
 
 def _unpacked(kernel: jax.Array, in_dims: int) -> jax.Array:
-    """The identity `pack` of `gemm_operands`: plain arrays for jnp.dot."""
+    """The identity `pack` of the `gemm_operands` methods: plain arrays for jnp.dot."""
     return kernel
 
 
 def dense(x: jax.Array, kernel, in_dims: int = 1, **kw) -> jax.Array:
-    """x[..., *in] @ kernel[*in, *out] as ONE 2-D GEMM (or the packed-panel kernel, for a
-    `PackedKernel` made by `gemm_operands(packed=True)`).
+    """x[..., *in] @ kernel[*in, *out] as ONE 2-D GEMM (or the packed-panel CPU kernel, for a
+    `PackedKernel` made by `decode_weights(cpu_kernels=True)`).
 
     Reshapes are free; XLA:CPU runs the backward of rank>2 dots ~2.4x slower than the same 2-D GEMM.
     """
@@ -137,11 +138,13 @@ class KVCache:
 
 
 @flax.struct.dataclass
-class GemmOperands:
-    """`DecoderModel.gemm_operands()`: per-layer dicts of GEMM weights and the LM head's."""
+class DecodeWeights:
+    """`DecoderModel.decode_weights()`: per-layer dicts of GEMM operands, the LM head's, and whether
+    the step runs the CPU FFI kernels (packed GEMMs, decode attention)."""
 
     layers: tuple
     lm_head: Any
+    cpu_kernels: bool = flax.struct.field(pytree_node=False, default=False)
 
 
 class RMSNorm(nnx.Module):
@@ -182,14 +185,17 @@ def attend(q, k, v, mask, cfg: ModelConfig, *, causal_blocks: bool) -> jax.Array
     return jnp.concatenate(outs, axis=1)
 
 
-def decode_attention(q, k, v, mask) -> jax.Array:
+def decode_attention(q, k, v, mask, cpu_kernel: bool = False) -> jax.Array:
     """Attention of one new query per row over a heads-major cache, as fused multiply-reduces.
 
     q [B, 1, N, D]; k [B, K, D, S]; v [B, K, S, D]; mask [B, 1, 1, S]. At one query the two
     products are matrix-vector shaped: a dot kernel per head is all call overhead, while a
     multiply-reduce over the cache fuses into one pass that reads each key and value once (in
-    float32).
+    float32). `cpu_kernel`: run it as the XLA:CPU FFI kernel (kernels/decode_attention.py) where the
+    shapes fit it.
     """
+    if cpu_kernel and attention_kernel.supports(q, k):
+        return attention_kernel.attention(q, k, v, mask[:, 0, 0])
     b, _, n, d = q.shape
     kv_heads = k.shape[1]
     qg = q.reshape(b, kv_heads, n // kv_heads, d).astype(jnp.float32) * (1.0 / np.sqrt(d))
@@ -233,11 +239,13 @@ class Attention(nnx.Module):
             ops.update({f"{name}_bias": b.astype(dt) for name, b in zip("qkv", biases)})
         return ops
 
-    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index, ops: Optional[dict] = None):
+    def __call__(self, x, cos, sin, mask, kv: Optional[tuple], layer, index, ops: Optional[dict] = None,
+                 cpu_kernels: bool = False):
         """kv: this layer's (k, v) cache arrays when `layer` is None, else the stacked caches of
         all layers and this layer's index into them. New keys/values are written at slot `index`
         in place (no per-step copy of the cache); attention runs over this layer's cache.
-        ops: `gemm_operands()` made outside the step, or None to make them here."""
+        ops: `gemm_operands()` made outside the step, or None to make them here. cpu_kernels: run
+        the decode attention as the CPU FFI kernel."""
         cfg, dt = self.cfg, x.dtype
         ops = self.gemm_operands(dt) if ops is None else ops
         if "qkv" in ops:
@@ -268,7 +276,7 @@ class Attention(nnx.Module):
                 v_layer = jax.lax.dynamic_index_in_dim(v_cache, layer, axis=0, keepdims=False)
             kv = (k_cache, v_cache)
             if x.shape[1] == 1:
-                out = decode_attention(q, k_layer, v_layer, mask)
+                out = decode_attention(q, k_layer, v_layer, mask, cpu_kernels)
             else:  # prefill: the fused kernels want [B, S, K, D]; one transpose per call
                 k_layer, v_layer = jnp.transpose(k_layer, (0, 3, 1, 2)), jnp.swapaxes(v_layer, 1, 2)
                 out = attend(q, k_layer.astype(dt), v_layer.astype(dt), mask, cfg, causal_blocks=False)
@@ -315,9 +323,9 @@ class DecoderLayer(nnx.Module):
     def gemm_operands(self, dt, pack: Callable = _unpacked) -> dict:
         return {"attn": self.attn.gemm_operands(dt, pack), "mlp": self.mlp.gemm_operands(dt, pack)}
 
-    def __call__(self, x, cos, sin, mask, kv, layer, index, ops: Optional[dict] = None):
+    def __call__(self, x, cos, sin, mask, kv, layer, index, ops: Optional[dict] = None, cpu_kernels: bool = False):
         ops = ops or {}
-        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, layer, index, ops.get("attn"))
+        h, kv = self.attn(self.input_norm(x), cos, sin, mask, kv, layer, index, ops.get("attn"), cpu_kernels)
         x = x + h
         x = x + self.mlp(self.post_attn_norm(x), ops.get("mlp"))
         return constrain(x, ("act_batch", "act_length", "act_embed"), self.mesh), kv
@@ -370,19 +378,20 @@ class DecoderModel(nnx.Module):
 
     # -- backbone --
 
-    def gemm_operands(self, packed: bool = False) -> GemmOperands:
+    def decode_weights(self, cpu_kernels: bool = False) -> DecodeWeights:
         """Every GEMM weight of the LM, fused, cast and sliced per layer as the forward reads them,
-        for `hidden_states(..., operands=)` and `logits(..., operands=)`.
+        for `hidden_states(..., weights=)` and `logits(..., weights=)`.
 
         Made once outside a loop that runs the model repeatedly (the sampler, per parameter set):
         on XLA:CPU a program that slices the layer stack copies those weights every time it runs
-        (a copy per decode step), while prepared operands are plain inputs. `packed` lays them out
-        for the float32 packed-panel CPU kernel (kernels/packed_matmul.py)."""
+        (a copy per decode step), while prepared weights are plain inputs. `cpu_kernels` packs them
+        for the float32 packed-panel kernel and runs the decode attention as an FFI kernel too
+        (acecoder_jax/kernels; needs `kernels.cpu.available()`)."""
         cfg = self.config
         if cfg.scan_layers:
-            raise ValueError("gemm_operands needs unrolled layers (scan_layers=False)")
+            raise ValueError("decode_weights needs unrolled layers (scan_layers=False)")
         dt = jnp.dtype(cfg.compute_dtype)
-        pack = packed_matmul.pack if packed else _unpacked
+        pack = packed_matmul.pack if cpu_kernels else _unpacked
         graphdef, layer_state = nnx.split(self.layers)
         layers = tuple(nnx.merge(graphdef, jax.tree.map(lambda a: a[i], layer_state)).gemm_operands(dt, pack)
                        for i in range(cfg.num_layers))
@@ -390,13 +399,13 @@ class DecoderModel(nnx.Module):
         if self.head == "lm":
             w = self.embed[...].T if cfg.tie_word_embeddings else self.lm_head[...]
             head = pack(w.astype(dt), 1)
-        return GemmOperands(layers=layers, lm_head=head)
+        return DecodeWeights(layers=layers, lm_head=head, cpu_kernels=cpu_kernels)
 
     def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None, *,
-                      operands: Optional[GemmOperands] = None):
+                      weights: Optional[DecodeWeights] = None):
         """Final-norm hidden states [B, T, E] and the updated cache (None without one).
 
-        `operands`: from `gemm_operands()` (unrolled layers only), made once outside a loop that
+        `weights`: from `decode_weights()` (unrolled layers only), made once outside a loop that
         calls this repeatedly."""
         cfg = self.config
         dt = jnp.dtype(cfg.compute_dtype)
@@ -423,15 +432,17 @@ class DecoderModel(nnx.Module):
 
         graphdef, layer_state = nnx.split(self.layers)
 
+        cpu_kernels = weights is not None and weights.cpu_kernels
+
         def apply_layer(state, x, kv, layer, ops=None):
-            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, layer, index, ops)
+            return nnx.merge(graphdef, state)(x, cos, sin, mask, kv, layer, index, ops, cpu_kernels)
 
         if cfg.remat != "none":
             apply_layer = jax.checkpoint(apply_layer, policy=_REMAT_POLICIES[cfg.remat])
 
         if cfg.scan_layers:  # the stacked cache rides in the carry so its updates stay in place
-            if operands is not None:
-                raise ValueError("operands= needs unrolled layers (scan_layers=False)")
+            if weights is not None:
+                raise ValueError("weights= needs unrolled layers (scan_layers=False)")
 
             def body(carry, xs):
                 x, kv = carry
@@ -443,8 +454,8 @@ class DecoderModel(nnx.Module):
             new_k, new_v = [], []
             for i in range(cfg.num_layers):
                 layer_kv = None if kv is None else (kv[0][i], kv[1][i])
-                state = jax.tree.map(lambda a: a[i], layer_state)  # GEMM weights unread with operands
-                x, layer_kv = apply_layer(state, x, layer_kv, None, None if operands is None else operands.layers[i])
+                state = jax.tree.map(lambda a: a[i], layer_state)  # its GEMM weights unread with `weights`
+                x, layer_kv = apply_layer(state, x, layer_kv, None, None if weights is None else weights.layers[i])
                 if layer_kv is not None:
                     new_k.append(layer_kv[0])
                     new_v.append(layer_kv[1])
@@ -457,10 +468,10 @@ class DecoderModel(nnx.Module):
 
     # -- heads --
 
-    def logits(self, hidden: jax.Array, operands: Optional[GemmOperands] = None) -> jax.Array:
+    def logits(self, hidden: jax.Array, weights: Optional[DecodeWeights] = None) -> jax.Array:
         """LM logits in float32 from hidden states [..., E]."""
-        if operands is not None:
-            w = operands.lm_head
+        if weights is not None:
+            w = weights.lm_head
         else:
             w = self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
             w = w.astype(hidden.dtype)

@@ -1,5 +1,5 @@
-"""The packed-panel CPU matmul kernel: parity with jnp.dot, shape checks, the sampler's use of it,
-and the fallback when it cannot be built."""
+"""The CPU FFI kernels (packed-panel matmul, decode attention): parity with their XLA
+counterparts, shape checks, the sampler's use of them, and the fallback when they cannot be built."""
 
 import json
 import os
@@ -11,20 +11,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from acecoder_jax.kernels import packed_matmul
-from acecoder_jax.models import init_model, preset
+from acecoder_jax.kernels import cpu, decode_attention, packed_matmul
+from acecoder_jax.models import decoder, init_model, preset
 from acecoder_jax.sampling import Sampler, SamplingParams
 
 DISABLED = os.environ.get("ACECODER_JAX_CPU_KERNELS") == "0"
 needs_kernel = pytest.mark.skipif(DISABLED, reason="ACECODER_JAX_CPU_KERNELS=0")
 
 
-def test_kernel_builds_on_this_machine():
+def test_kernels_build_on_this_machine():
     """CI has a C++ compiler: a build failure must fail here, not silently fall back."""
     if DISABLED:
-        assert not packed_matmul.available()
+        assert not cpu.available()
     else:
-        assert packed_matmul.available(), packed_matmul.unavailable_reason()
+        assert cpu.available(), cpu.unavailable_reason()
 
 
 @needs_kernel
@@ -66,14 +66,46 @@ def test_kernel_rejects_inconsistent_shapes():
 
 
 @needs_kernel
-def test_sampler_uses_the_kernel_and_matches_plain_gemms():
+@pytest.mark.parametrize("b,kv,heads,d,s", [
+    (8, 2, 4, 64, 192),  # the sampler benchmark's shape
+    (3, 1, 7, 32, 16),  # one slot vector; 7 query heads per kv head (Qwen2.5-7B's grouping)
+    (2, 2, 12, 128, 48),  # more than 8 query heads per kv head: two groups; one 48-slot block
+    (1, 4, 1, 64, 80),  # multi-head attention; a block and a partial one
+])
+def test_decode_attention_matches_xla(b, kv, heads, d, s):
+    rs = np.random.RandomState(0)
+    q = jnp.asarray(rs.randn(b, 1, kv * heads, d).astype(np.float32))
+    k = jnp.asarray(rs.randn(b, kv, d, s).astype(np.float32))
+    v = jnp.asarray(rs.randn(b, kv, s, d).astype(np.float32))
+    valid = rs.rand(b, s) < 0.6
+    valid[:, 0] = True
+    valid[-1, 1:] = False  # a row with one valid slot
+    mask = jnp.asarray(valid)[:, None, None, :]
+    assert decode_attention.supports(q, k)
+    got = jax.jit(lambda *a: decoder.decode_attention(*a, cpu_kernel=True))(q, k, v, mask)
+    want = jax.jit(decoder.decode_attention)(q, k, v, mask)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_decode_attention_falls_back_to_xla_on_shapes_it_does_not_block():
+    q = jnp.ones((1, 1, 2, 16), jnp.float32)
+    assert not decode_attention.supports(q, jnp.ones((1, 1, 16, 32), jnp.float32))  # D % 32
+    assert not decode_attention.supports(jnp.ones((1, 1, 2, 32)), jnp.ones((1, 1, 32, 20)))  # S % 16
+    assert not decode_attention.supports(q.astype(jnp.bfloat16), jnp.ones((1, 1, 16, 32), jnp.bfloat16))
+    k, v = jnp.ones((1, 1, 16, 20), jnp.float32), jnp.ones((1, 1, 20, 16), jnp.float32)
+    out = decoder.decode_attention(q, k, v, jnp.ones((1, 1, 1, 20), bool), cpu_kernel=True)
+    np.testing.assert_allclose(np.asarray(out), 1.0, rtol=1e-6)
+
+
+@needs_kernel
+def test_sampler_uses_the_kernels_and_matches_xla():
     model = init_model(preset("tiny"), seed=1)
     prompts = [[5, 6, 7], [8, 9, 10, 11, 12], [3] * 10, [40, 41], [7] * 4]
     sp = SamplingParams(max_new_tokens=12, temperature=0)
-    packed = Sampler(model, batch_size=9, prompt_buckets=(16,))  # 9 rows: a row block and a tail
-    plain = Sampler(model, batch_size=9, prompt_buckets=(16,), packed_gemms=False)
-    assert packed.packed_gemms and not plain.packed_gemms
-    a, b = packed.generate_ids(prompts, sp), plain.generate_ids(prompts, sp)
+    fast = Sampler(model, batch_size=9, prompt_buckets=(16,))  # 9 rows: a row block and a tail
+    plain = Sampler(model, batch_size=9, prompt_buckets=(16,), cpu_kernels=False)
+    assert fast.cpu_kernels and not plain.cpu_kernels
+    a, b = fast.generate_ids(prompts, sp), plain.generate_ids(prompts, sp)
     for (ca,), (cb,) in zip(a, b):
         assert ca.tokens.tolist() == cb.tokens.tolist()
         np.testing.assert_allclose(ca.logprobs, cb.logprobs, atol=1e-5)
@@ -81,30 +113,30 @@ def test_sampler_uses_the_kernel_and_matches_plain_gemms():
 
 FALLBACK = r"""
 import json, sys
-from acecoder_jax.kernels import packed_matmul
-from acecoder_jax.models import init_model, preset
+from acecoder_jax.kernels import cpu, decode_attention, packed_matmul
+from acecoder_jax.models import decoder, init_model, preset
 from acecoder_jax.sampling import Sampler, SamplingParams
 model = init_model(preset("tiny"), seed=0)
 s = Sampler(model, batch_size=2, prompt_buckets=(8,))
 out = s.generate_ids([[5, 6, 7]], SamplingParams(max_new_tokens=4, temperature=0))
 try:
-    Sampler(model, batch_size=2, prompt_buckets=(8,), packed_gemms=True)
+    Sampler(model, batch_size=2, prompt_buckets=(8,), cpu_kernels=True)
     forced = "accepted"
 except ValueError as e:
     forced = str(e)
-print(json.dumps({"available": packed_matmul.available(), "reason": packed_matmul.unavailable_reason(),
-                  "packed": s.packed_gemms, "tokens": out[0][0].tokens.tolist(), "forced": forced}))
+print(json.dumps({"available": cpu.available(), "reason": cpu.unavailable_reason(),
+                  "used": s.cpu_kernels, "tokens": out[0][0].tokens.tolist(), "forced": forced}))
 """
 
 
 @pytest.mark.parametrize("env", [{"CXX": "/bin/false"}, {"ACECODER_JAX_CPU_KERNELS": "0"}])
-def test_without_the_kernel_the_sampler_falls_back_to_dot(tmp_path, env):
+def test_without_the_kernels_the_sampler_falls_back_to_xla(tmp_path, env):
     full_env = {**os.environ, "ACECODER_JAX_CACHE": str(tmp_path), "JAX_PLATFORMS": "cpu", **env}
     full_env.pop("XLA_FLAGS", None)
     done = subprocess.run([sys.executable, "-c", FALLBACK], capture_output=True, text=True, env=full_env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert not got["available"] and not got["packed"] and len(got["tokens"]) == 4
+    assert not got["available"] and not got["used"] and len(got["tokens"]) == 4
     assert ("failed" in got["reason"]) if "CXX" in env else ("disabled" in got["reason"])
-    assert "packed_gemms=True needs" in got["forced"]
+    assert "cpu_kernels=True needs" in got["forced"]
     assert not list(tmp_path.rglob("*.so"))  # a failed build leaves nothing behind
