@@ -395,10 +395,7 @@ class DecoderModel(nnx.Module):
         graphdef, layer_state = nnx.split(self.layers)
         layers = tuple(nnx.merge(graphdef, jax.tree.map(lambda a: a[i], layer_state)).gemm_operands(dt, pack)
                        for i in range(cfg.num_layers))
-        head = None
-        if self.head == "lm":
-            w = self.embed[...].T if cfg.tie_word_embeddings else self.lm_head[...]
-            head = pack(w.astype(dt), 1)
+        head = pack(self._lm_head_kernel().astype(dt), 1) if self.head == "lm" else None
         return DecodeWeights(layers=layers, lm_head=head, cpu_kernels=cpu_kernels)
 
     def hidden_states(self, input_ids, attention_mask, cache: Optional[KVCache] = None, *,
@@ -468,13 +465,12 @@ class DecoderModel(nnx.Module):
 
     # -- heads --
 
+    def _lm_head_kernel(self) -> jax.Array:
+        return self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
+
     def logits(self, hidden: jax.Array, weights: Optional[DecodeWeights] = None) -> jax.Array:
         """LM logits in float32 from hidden states [..., E]."""
-        if weights is not None:
-            w = weights.lm_head
-        else:
-            w = self.embed[...].T if self.config.tie_word_embeddings else self.lm_head[...]
-            w = w.astype(hidden.dtype)
+        w = weights.lm_head if weights is not None else self._lm_head_kernel().astype(hidden.dtype)
         out = dense(hidden, w, preferred_element_type=jnp.float32)
         return constrain(out, ("act_batch", "act_length", "act_vocab")[-out.ndim:], self.mesh) if out.ndim == 3 else out
 
