@@ -1,24 +1,25 @@
-"""The sandbox child: load the program, evaluate call sites in order, reply plain data per test.
+"""The sandbox child: load the program, evaluate what the judge asks, answer with values.
 
 Everything here runs after confinement, in a process the program controls once it is loaded,
-so nothing it sends is believed beyond "this is a plain value" (see plain_data).
+so nothing it sends is believed beyond "this is a value" (values.py decodes it strictly).
 
-Protocol (frames, see frames.py). The supervisor first sends the whole plan, which the child
-reads completely before any program code runs: a JSON head frame {"program", "tests": k} and k
-marshal frames, one per test that calls into the program, in test order: a list of call-site
-code objects (an eager test: evaluate them all, in order) or None (an interactive test: serve
-{"op": "call", "expr", "bind"} frames until {"op": "next"}). The code
-objects are compiled by the supervisor from sources it produced itself (trusted data, cached
-across jobs that share tests), so children skip the compiler. The child answers the load and
-then every test (or interactive call) as soon as it completes, so the supervisor's per-test
-deadlines attribute a hang to the right test. Replies are tagged plain-data JSON arrays:
+Requests (judge -> child) are marshalled tuples, trusted data; replies (child -> judge) are JSON
+arrays. One request at a time; the judge sends a test's call sites only after the previous
+test's answers are final, so a test never sees the next one's inputs.
 
-  load:  ["ok"] | ["syntax", message, is_memory] | ["raise", message, is_memory]
-  test:  ["v", [value, ...]]                     every call returned plain data
-         ["e", [value, ...], message, is_memory] the call after the listed values raised
-         ["np", [value, ...], message]           the call after the listed values was not plain
+  ("load", source, names)        -> ["ok", {name: kind}] | ["syntax", desc, mem] | ["raise", desc, mem]
+                                    kind: "p" a program value, "m:MODULE" a module,
+                                    "a:MODULE:QUALNAME" a function/class from a module
+  ("test", codes, eager)         -> eager: ["b", [values], error | null]: the codes evaluated in
+                                    order, stopping after the first that raised or whose value
+                                    holds a program object; not eager: no reply
+  ("eval", k)                    -> ["v", value] | ["x", base, desc, mem]
+  ("apply", k, args, kwargs)     -> codes[k]'s value called with the decoded arguments
+  ("op", name, *args)            -> an operation on program objects (remote.py), e.g.
+                                    ("op", "getattr", obj, "x"); "next" -> ["n", [values], end]
 
-The child never receives expected values: call sites are sub-expressions that name the program.
+`base` is the first builtin class of a raised exception (the judge raises that builtin),
+`desc` its description, `mem` whether it was a MemoryError.
 """
 from __future__ import annotations
 
@@ -27,17 +28,50 @@ import importlib
 import io
 import json
 import marshal
+import operator
 import os
 import socket
 import sys
+import types
 
-from sandbox_workers import frames, plain_data
+from sandbox_workers import frames, values
 
-# Stdlib modules a call site may name without the program importing them (e.g. HumanEval's
-# `copy.deepcopy(...)` inside a candidate call).
-AUTO_IMPORT = frozenset("math copy re string itertools collections functools heapq random "
-                        "bisect operator statistics fractions decimal json".split())
-PROGRAM_MODULE_NAME = "__sandbox_program__"
+# Stdlib modules a call site may name without the program importing them (a test file's
+# imports, e.g. HumanEval's `math`).
+AUTO_IMPORT = frozenset("math copy re string itertools collections functools heapq bisect "
+                        "operator statistics fractions decimal json".split())
+PROGRAM_MODULE = "__program__"
+NEXT_CHUNK_MAX = 4096
+
+_isinstance, _issubclass, _type, _getattr, _len, _iter, _next = (
+    isinstance, issubclass, type, getattr, len, iter, next)
+
+
+def _ceil(x):
+    import math
+    return math.ceil(x)
+
+
+def _floor(x):
+    import math
+    return math.floor(x)
+
+
+def _trunc(x):
+    import math
+    return math.trunc(x)
+
+
+_BINOPS = {name: _getattr(operator, name if name not in ("and", "or") else f"{name}_")
+           for name in ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "pow",
+                        "lshift", "rshift", "and", "xor", "or")}
+_BINOPS["divmod"] = divmod
+_COMPARE = {name: _getattr(operator, name) for name in ("eq", "ne", "lt", "le", "gt", "ge")}
+_UNARY = {"len": len, "bool": bool, "hash": hash, "str": str, "repr": repr, "iter": iter,
+          "reversed": reversed, "abs": abs, "neg": operator.neg, "pos": operator.pos,
+          "invert": operator.invert, "int": int, "float": float, "complex": complex,
+          "index": operator.index, "trunc": _trunc, "floor": _floor, "ceil": _ceil,
+          "type": type, "callable": callable}
 
 
 def _describe(exc: BaseException) -> str:
@@ -45,7 +79,22 @@ def _describe(exc: BaseException) -> str:
         text = str(exc)
     except BaseException:  # noqa: BLE001 - hostile __str__
         text = "<unprintable>"
-    return f"{type(exc).__name__}: {text[:300]}"
+    try:
+        name = _type(exc).__name__
+    except BaseException:  # noqa: BLE001
+        name = "Exception"
+    return f"{name}: {text[:300]}"
+
+
+def _builtin_base(exc: BaseException) -> str:
+    for klass in _type(exc).__mro__:
+        if klass.__module__ == "builtins":
+            return klass.__name__
+    return "Exception"
+
+
+def _error(exc: BaseException) -> list:
+    return [_builtin_base(exc), _describe(exc), _isinstance(exc, MemoryError)]
 
 
 def _flush_output() -> None:
@@ -56,139 +105,187 @@ def _flush_output() -> None:
             pass
 
 
-def _send(sock: socket.socket, text: str) -> None:
-    _flush_output()
-    payload = text.encode("utf-8", "surrogatepass")
-    sock.sendall(frames.HEADER.pack(len(payload)) + payload)
-
-
-def _failure(tag: str, exc: BaseException) -> str:
-    return json.dumps([tag, _describe(exc), isinstance(exc, MemoryError)])
-
-
-def _call_failure(parts: list[str], exc: BaseException) -> str:
-    """The reply for a test whose call after `parts` (encoded values) raised `exc`."""
-    return (f'["e",[{",".join(parts)}],{json.dumps(_describe(exc))},'
-            f'{"true" if isinstance(exc, MemoryError) else "false"}]')
-
-
 class _Program:
-    """The loaded program's namespace and the evaluation of call sites in it."""
+    """The loaded program's namespace, its call sites, and the objects handed to the judge."""
 
     def __init__(self):
-        self.namespace: dict = {"__name__": PROGRAM_MODULE_NAME, "__builtins__": builtins}
-        self.compiled: dict[str, object] = {}
+        module = types.ModuleType(PROGRAM_MODULE)
+        # A real module in sys.modules: dataclasses, pickle, typing and enum look the program's
+        # classes up there by their __module__.
+        sys.modules[PROGRAM_MODULE] = module
+        self.namespace = module.__dict__
+        self.namespace["__builtins__"] = builtins
+        self.codec = values.ChildCodec()
+        self.codes: list = []
 
-    def load(self, source: str) -> str:
+    def load(self, source: str, names) -> list:
         try:
             code = compile(source, "<program>", "exec")
         except BaseException as e:  # noqa: BLE001
-            return _failure("syntax", e)
+            return ["syntax", _describe(e), _isinstance(e, MemoryError)]
         try:
             exec(code, self.namespace)  # noqa: S102 - this is the sandbox
         except BaseException as e:  # noqa: BLE001 - SystemExit etc. at import
-            return _failure("raise", e)
-        return '["ok"]'
+            return ["raise", _describe(e), _isinstance(e, MemoryError)]
+        return ["ok", self.classify(names)]
 
-    def evaluate(self, source, bindings: dict):
-        """Evaluate a call site given as a code object or as source text."""
-        if type(source) is str:
-            code = self.compiled.get(source)
-            if code is None:
-                code = self.compiled[source] = compile(source, "<test>", "eval")
-        else:
-            code = source
+    def classify(self, names) -> dict:
+        """What each of the tests' names is in the loaded program (see the module doc)."""
+        kinds = {}
+        for name in names:
+            if name not in self.namespace:
+                continue
+            value = self.namespace[name]
+            kind = "p"
+            try:
+                if _isinstance(value, types.ModuleType):
+                    module_name = value.__name__
+                    if _type(module_name) is str:
+                        kind = "m:" + module_name
+                elif callable(value):
+                    module_name = _getattr(value, "__module__", None)
+                    qualname = _getattr(value, "__qualname__", None)
+                    if (_type(module_name) is str and _type(qualname) is str
+                            and module_name != PROGRAM_MODULE):
+                        kind = f"a:{module_name}:{qualname}"
+            except BaseException:  # noqa: BLE001 - a hostile object: it stays the program's
+                kind = "p"
+            kinds[name] = kind
+        return kinds
+
+    def evaluate(self, code):
         namespace = self.namespace
-        saved = {name: namespace[name] for name in bindings if name in namespace}
-        namespace.update(bindings)
-        try:
-            for _ in range(len(AUTO_IMPORT) + 1):
-                try:
-                    return eval(code, namespace)  # noqa: S307 - this is the sandbox
-                except NameError as e:
-                    if e.name in AUTO_IMPORT and e.name not in namespace:
-                        namespace[e.name] = importlib.import_module(e.name)
-                        continue
-                    raise
-        finally:
-            for name in bindings:
-                namespace.pop(name, None)
-            namespace.update(saved)
-
-    def run_calls(self, sources: list, bindings: dict | None = None) -> str:
-        """Evaluate call sites in order, stopping at the first that raises or is not plain."""
-        parts: list[str] = []
-        size = 0
-        for source in sources:
+        for _ in range(len(AUTO_IMPORT) + 1):
             try:
-                value = self.evaluate(source, bindings or {})
+                return eval(code, namespace)  # noqa: S307 - this is the sandbox
+            except NameError as e:
+                if e.name in AUTO_IMPORT and e.name not in namespace:
+                    namespace[e.name] = importlib.import_module(e.name)
+                    continue
+                raise
+
+    def value(self, compute) -> str:
+        """["v", value] for what `compute()` returns, or the error it raised."""
+        try:
+            result = compute()
+            return '["v",' + self.codec.dumps(result) + "]"
+        except values.ValueLimit as e:
+            return _json(["x", "ValueError", f"the value cannot be sent: {e}", False])
+        except BaseException as e:  # noqa: BLE001
+            return _json(["x"] + _error(e))
+
+    def batch(self, codes) -> str:
+        parts = []
+        for code in codes:
+            try:
+                text = self.codec.dumps(self.evaluate(code))
+            except values.ValueLimit as e:
+                return _batch(parts, ["ValueError", f"the value cannot be sent: {e}", False])
             except BaseException as e:  # noqa: BLE001
-                return _call_failure(parts, e)
-            try:
-                text = plain_data.dumps(value)
-            except plain_data.NotPlainData as e:
-                return f'["np",[{",".join(parts)}],{json.dumps(str(e)[:300])}]'
-            except BaseException as e:  # noqa: BLE001 - MemoryError while encoding
-                return _call_failure(parts, e)
-            size += len(text) + 1
-            if size > plain_data.MAX_BYTES:
-                return (f'["np",[{",".join(parts)}],"values of one test are over '
-                        f'{plain_data.MAX_BYTES} bytes together"]')
+                return _batch(parts, _error(e))
             parts.append(text)
-        return f'["v",[{",".join(parts)}]]'
+            if self.codec.produced_handle:
+                break  # the judge works on this program object before the next call runs
+        return _batch(parts, None)
 
-
-def _read_message(reader: frames.FrameReader) -> dict:
-    message = json.loads(reader.read())
-    if type(message) is not dict:
-        raise frames.FrameError("frame is not a JSON object")
-    return message
-
-
-def _read_plan(reader: frames.FrameReader) -> tuple[str, list]:
-    head = _read_message(reader)
-    plan = [marshal.loads(reader.read()) for _ in range(int(head["tests"]))]
-    return head["program"], plan
-
-
-def _serve_interactive(sock: socket.socket, reader: frames.FrameReader, program: _Program) -> None:
-    while True:
-        request = _read_message(reader)
-        op = request.get("op")
-        if op == "next":
-            return
-        if op != "call":
-            os._exit(0)
+    def next_items(self, obj, n) -> str:
+        codec = self.codec
+        parts = []
+        end = None
         try:
-            bindings = plain_data.loads(request["bind"]) if request.get("bind") else {}
-            if type(bindings) is not dict:
-                raise plain_data.NotPlainData("bindings must be a dict")
-            reply = program.run_calls([request["expr"]], bindings)
-        except BaseException as e:  # noqa: BLE001 - malformed bindings
-            reply = _call_failure([], e)
-        _send(sock, reply)
+            for _ in range(max(1, min(int(n), NEXT_CHUNK_MAX))):
+                parts.append(codec.dumps(_next(obj)))
+        except StopIteration:
+            end = "stop"
+        except values.ValueLimit as e:
+            end = ["ValueError", f"the value cannot be sent: {e}", False]
+        except BaseException as e:  # noqa: BLE001
+            end = _error(e)
+        return '["n",[' + ",".join(parts) + "]," + _json(end) + "]"
+
+    def op(self, request: tuple) -> str:
+        name = request[1]
+        dec = self.codec.decode
+        if name == "next":
+            return self.next_items(dec(request[2]), request[3])
+        if name == "call":
+            return self.value(lambda: dec(request[2])(*dec(request[3]), **dec(request[4])))
+        if name == "getattr":
+            return self.value(lambda: _getattr(dec(request[2]), request[3]))
+        if name == "getitem":
+            return self.value(lambda: dec(request[2])[dec(request[3])])
+        if name == "contains":
+            return self.value(lambda: dec(request[3]) in dec(request[2]))
+        if name in ("isinstance", "issubclass"):
+            check = _isinstance if name == "isinstance" else _issubclass
+            return self.value(lambda: check(dec(request[2]), dec(request[3])))
+        if name == "cmp":
+            return self.value(lambda: _COMPARE[request[2]](dec(request[3]), dec(request[4])))
+        if name == "binop":
+            return self.value(lambda: _BINOPS[request[2]](dec(request[3]), dec(request[4])))
+        if name == "format":
+            return self.value(lambda: format(dec(request[2]), dec(request[3])))
+        if name == "round":
+            return self.value(lambda: round(dec(request[2]), *[dec(a) for a in request[3:]]))
+        unary = _UNARY.get(name)
+        if unary is None:
+            return _json(["x", "TypeError", f"unknown operation {name!r:.40}", False])
+        return self.value(lambda: unary(dec(request[2])))
+
+
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _batch(parts: list, error) -> str:
+    return '["b",[' + ",".join(parts) + "]," + ("null" if error is None else _json(error)) + "]"
+
+
+def _send(sock: socket.socket, text: str) -> None:
+    _flush_output()
+    payload = text.encode("ascii")
+    sock.sendall(frames.HEADER.pack(len(payload)) + payload)
+
+
+def handle(program: _Program, request: tuple) -> str | None:
+    """The reply to one request (None: no reply)."""
+    kind = request[0]
+    if kind == "test":
+        program.codes = request[1]
+        return program.batch(program.codes) if request[2] else None
+    if kind == "eval":
+        return program.value(lambda: program.evaluate(program.codes[request[1]]))
+    if kind == "apply":
+        dec = program.codec.decode
+        return program.value(lambda: program.evaluate(program.codes[request[1]])(
+            *dec(request[2]), **dec(request[3])))
+    if kind == "op":
+        return program.op(request)
+    raise frames.FrameError(f"unknown request {kind!r:.40}")
 
 
 def serve(sock: socket.socket) -> None:
-    """Run the plan, then wait to be killed: the supervisor ends every child with SIGKILL."""
+    """Serve requests until the judge closes the stream; the supervisor then kills the child."""
     reader = frames.FrameReader(sock)
     try:
-        source, plan = _read_plan(reader)
-    except BaseException:  # noqa: BLE001 - supervisor gone or stream forged: stop
+        request = marshal.loads(reader.read())
+        if request[0] != "load":
+            os._exit(0)
+    except BaseException:  # noqa: BLE001 - judge gone or stream forged: stop
         os._exit(0)
     program = _Program()
     try:
-        reply = program.load(source)
-        _send(sock, reply)
-        if reply == '["ok"]':
-            for entry in plan:
-                if entry is None:
-                    _serve_interactive(sock, reader, program)
-                else:
-                    _send(sock, program.run_calls(entry))
-        while sock.recv(1 << 16):
-            pass
-    except BaseException:  # noqa: BLE001 - the supervisor closed the stream, or output broke
+        reply = program.load(request[1], request[2])
+        _send(sock, _json(reply))
+        if reply[0] != "ok":
+            while sock.recv(1 << 16):
+                pass
+            os._exit(0)
+        while True:
+            request = marshal.loads(reader.read())
+            reply = handle(program, request)
+            if reply is not None:
+                _send(sock, reply)
+    except BaseException:  # noqa: BLE001 - the judge closed the stream, or output broke
         pass
     os._exit(0)
 
@@ -197,24 +294,14 @@ def warm_up(rounds: int = 20) -> None:
     """Run the child's own code paths in the zygote, enough times for the interpreter to
     specialise them: lazily built state (encoder, compiler caches) and rewritten bytecode then
     already exist in every child, instead of being written (and copied on write) in each one."""
-    import socket as socket_mod
-    program_source = "def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None]\n"
-    calls = marshal.dumps([compile("_warm(1)", "<test>", "eval"), compile("_warm(None)", "<test>", "eval")])
-    plan = (frames.encode_frame({"program": program_source, "tests": 1})
-            + frames.HEADER.pack(len(calls)) + calls)
+    source = "def _warm(x):\n    return [x, (x,), {x: {x}}, b'', 1.5, None, 2 ** 70]\n"
+    codes = [compile("_warm(1)", "<test>", "eval"), compile("_warm(None)", "<test>", "eval")]
     for _ in range(rounds):
-        ours, theirs = socket_mod.socketpair(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
-        with ours, theirs:
-            theirs.sendall(plan)
-            reader = frames.FrameReader(ours)
-            source, entries = _read_plan(reader)
-            program = _Program()
-            _send(ours, program.load(source))
-            for entry in entries:
-                _send(ours, program.run_calls(entry))
-            answers = frames.FrameReader(theirs)
-            for _ in range(1 + len(entries)):
-                plain_data.loads(answers.read())
+        program = _Program()
+        program.load(source, ("_warm",))
+        handle(program, ("test", codes, True))
+        handle(program, ("eval", 0))
+    sys.modules.pop(PROGRAM_MODULE, None)
 
 
 def reopen_std_streams() -> None:

@@ -1,13 +1,14 @@
 """Length-prefixed frames over a stream socket, read with a deadline and a size bound.
 
-Used between the supervisor and the sandbox child. Payloads are JSON (the supervisor's
-messages; the child's answers are tagged plain-data JSON, see plain_data) or marshalled call
-code (supervisor to child only: trusted data). The reader never trusts the peer: a frame over
-the bound, EOF or a missed deadline is an error, never a hang.
+Between the judge and the sandbox child: requests are marshalled tuples (judge to child only:
+trusted data), replies tagged JSON (values.py). The reader never trusts the peer: a frame over
+the bound, EOF or a missed deadline is an error, never a hang. Between the supervisor and its
+judge (both trusted): `send_message` / `recv_message`, marshalled, with file descriptors.
 """
 from __future__ import annotations
 
-import json
+import array
+import marshal
 import select
 import socket
 import struct
@@ -24,15 +25,6 @@ class FrameError(Exception):
 
 class FrameTimeout(Exception):
     """No complete frame arrived before the deadline."""
-
-
-def encode_frame(message: dict) -> bytes:
-    payload = json.dumps(message, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    return HEADER.pack(len(payload)) + payload
-
-
-def send_frame(sock: socket.socket, message: dict) -> None:
-    sock.sendall(encode_frame(message))
 
 
 class FrameReader:
@@ -98,3 +90,43 @@ class FrameReader:
                 self.pos = 0
             self.buffer += chunk
             self._last_recv = time.monotonic()
+
+
+def send_message(sock: socket.socket, message, fds: tuple = ()) -> None:
+    """A marshalled message between trusted processes, with `fds` attached to its header."""
+    payload = marshal.dumps(message)
+    data = HEADER.pack(len(payload)) + payload
+    if fds:
+        sent = sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+        data = data[sent:]
+    if data:
+        sock.sendall(data)
+
+
+def recv_message(sock: socket.socket, max_fds: int = 4):
+    """(message, fds) from send_message; FrameError when the peer closed the stream."""
+    fds: list[int] = []
+    buffer = b""
+    space = socket.CMSG_SPACE(max_fds * array.array("i").itemsize)
+    while len(buffer) < HEADER.size:
+        chunk, ancillary, _, _ = sock.recvmsg(READ_BYTES, space)
+        if not chunk:
+            raise FrameError("peer closed the stream")
+        buffer += chunk
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.extend(array.array("i", data[:len(data) - len(data) % 4]))
+    (length,) = HEADER.unpack_from(buffer)
+    end = HEADER.size + length
+    parts = [buffer]
+    size = len(buffer)
+    while size < end:
+        chunk = sock.recv(min(end - size, 1 << 22))
+        if not chunk:
+            raise FrameError("peer closed the stream")
+        parts.append(chunk)
+        size += len(chunk)
+    data = b"".join(parts)
+    if len(data) != end:
+        raise FrameError("extra data after a message")
+    return marshal.loads(data[HEADER.size:]), fds

@@ -240,3 +240,12 @@ def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: 
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+
+
+def confine_judge(memory_mb: int) -> None:
+    """The judge evaluates test expressions on values the program chose: bound its memory (a
+    MemoryError is a test error, not a host problem) and keep it from gaining privileges."""
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")

@@ -26,14 +26,25 @@ def _utf8(text: str, where: str) -> None:
         raise InvalidJob(f"{where} is not valid UTF-8 text (position {e.start})") from None
 
 
-def validate(job) -> dict:
-    """Return a normalized job {id, program, tests, timeout_s, memory_mb, details} or raise InvalidJob.
+MODES = ("assert", "values")
+MAX_TIMEOUTS = 3
 
-    `details: true` adds a per-test "messages" list (error text of failing calls) to the result.
+
+def validate(job) -> dict:
+    """Return a normalized job or raise InvalidJob naming the field.
+
+    Normalized: {id, mode, program, tests, timeout_s, memory_mb, details, fresh_state,
+    max_timeouts}. `mode` "assert" (default) runs `tests` (assert statements); "values" evaluates
+    `expressions` and returns their values. `details: true` adds per-test "messages";
+    `fresh_state: true` runs every test against a fresh copy of the loaded program.
     """
     if not isinstance(job, dict):
         raise InvalidJob(f"job must be a JSON object, got {type(job).__name__}")
-    for field in ("id", "program", "tests"):
+    mode = job.get("mode", "assert")
+    if mode not in MODES:
+        raise InvalidJob(f"'mode' must be one of {list(MODES)}, got {mode!r:.40}")
+    items = "tests" if mode == "assert" else "expressions"
+    for field in ("id", "program", items):
         if field not in job:
             raise InvalidJob(f"job is missing the field {field!r}")
     job_id = job["id"]
@@ -45,17 +56,17 @@ def validate(job) -> dict:
     if len(program) > MAX_PROGRAM_CHARS:
         raise InvalidJob(f"'program' is {len(program)} characters, over the {MAX_PROGRAM_CHARS} limit")
     _utf8(program, "'program'")
-    tests = job["tests"]
+    tests = job[items]
     if not isinstance(tests, list):
-        raise InvalidJob(f"'tests' must be a list of strings, got {type(tests).__name__}")
+        raise InvalidJob(f"{items!r} must be a list of strings, got {type(tests).__name__}")
     if not tests:
-        raise InvalidJob("'tests' is empty: a pass rate needs at least one test")
+        raise InvalidJob(f"{items!r} is empty: a pass rate needs at least one test")
     if len(tests) > MAX_TESTS:
-        raise InvalidJob(f"'tests' has {len(tests)} entries, over the {MAX_TESTS} limit")
+        raise InvalidJob(f"{items!r} has {len(tests)} entries, over the {MAX_TESTS} limit")
     for i, test in enumerate(tests):
         if not isinstance(test, str):
-            raise InvalidJob(f"tests[{i}] must be a string, got {type(test).__name__}")
-        _utf8(test, f"tests[{i}]")
+            raise InvalidJob(f"{items}[{i}] must be a string, got {type(test).__name__}")
+        _utf8(test, f"{items}[{i}]")
     timeout_s = job.get("timeout_s", DEFAULT_TIMEOUT_S)
     if timeout_s is None:
         timeout_s = DEFAULT_TIMEOUT_S
@@ -69,11 +80,17 @@ def validate(job) -> dict:
             or not MIN_MEMORY_MB <= memory_mb <= MAX_MEMORY_MB):
         raise InvalidJob(f"'memory_mb' must be an integer in [{MIN_MEMORY_MB}, {MAX_MEMORY_MB}], "
                          f"got {memory_mb!r:.40}")
-    details = job.get("details", False)
-    if not isinstance(details, bool):
-        raise InvalidJob(f"'details' must be true or false, got {details!r:.40}")
-    return {"id": job_id, "program": program, "tests": tests, "timeout_s": float(timeout_s),
-            "memory_mb": memory_mb, "details": details}
+    flags = {}
+    for field in ("details", "fresh_state"):
+        flags[field] = job.get(field, False)
+        if not isinstance(flags[field], bool):
+            raise InvalidJob(f"{field!r} must be true or false, got {flags[field]!r:.40}")
+    max_timeouts = job.get("max_timeouts", MAX_TIMEOUTS)
+    if not isinstance(max_timeouts, int) or isinstance(max_timeouts, bool) or not 1 <= max_timeouts <= MAX_TESTS:
+        raise InvalidJob(f"'max_timeouts' must be an integer in [1, {MAX_TESTS}], got {max_timeouts!r:.40}")
+    return {"id": job_id, "mode": mode, "program": program, "tests": tests,
+            "timeout_s": float(timeout_s), "memory_mb": memory_mb, "max_timeouts": max_timeouts,
+            **flags}
 
 
 def job_id_of(job):
@@ -95,6 +112,8 @@ def make_result(job_id, status: str, outcomes: list[str], duration_s: float, **e
 
 
 def invalid_result(job, reason: str, duration_s: float = 0.0) -> dict:
-    tests = job.get("tests") if isinstance(job, dict) else None
+    tests = None
+    if isinstance(job, dict):
+        tests = job.get("expressions") if job.get("mode") == "values" else job.get("tests")
     count = len(tests) if isinstance(tests, list) else 0
     return make_result(job_id_of(job), "invalid", ["not_run"] * count, duration_s, error=reason)

@@ -1,10 +1,18 @@
 """One slot of the executor: a trusted supervisor that runs jobs one at a time.
 
-Run as `python -m sandbox_workers.supervisor SLOT [CPU]`: reads job JSON lines on stdin, writes one
-result JSON line per job on stdout (the first line is the slot's isolation report). It starts its
-zygote before reading any job, drives each confined child over a socket, enforces every deadline
-from outside, evaluates the trusted side of each assert itself, and reaps the child (children are
-cloned as the supervisor's own, see zygote.py).
+Run as `python -m sandbox_workers.supervisor SLOT [CPU [MODULES]]`: reads job JSON lines on
+stdin, writes one result JSON line per job on stdout (the first line is the slot's isolation
+report). Three processes serve the slot:
+
+- the zygote (zygote.py), exec'd before any job is read, clones one confined child per program;
+  children are the supervisor's own (CLONE_PARENT), so it reaps them and reads their exit;
+- the judge (judge.py), forked from the supervisor, drives each child and evaluates the trusted
+  side of every test on the values the program returned; it is the process adversarial values
+  can exhaust, so it is bounded and replaceable;
+- the supervisor itself handles no program value: it validates jobs, spawns and kills children,
+  hands each child's socket to the judge, and watches the judge with a deadline. When the judge
+  dies or overruns, the outcomes it already decided are read from shared memory, the test it was
+  on is reported, and a fresh judge is forked.
 """
 from __future__ import annotations
 
@@ -12,53 +20,32 @@ import collections
 import ctypes
 import gc
 import json
-import marshal
 import math
+import mmap
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections import OrderedDict
 
-from sandbox_workers import assert_split, frames, isolation, jobs, plain_data, zygote
-SPLIT_CACHE_SIZE = 8192
+from sandbox_workers import frames, isolation, jobs, judge, zygote
+
 OUTPUT_HEAD_BYTES = 2048
+FILE_MB = 16
 
 
-class _ChildTimeout(Exception):
-    pass
+class _Child:
+    __slots__ = ("pid", "output_fd")
 
-
-class _ChildDied(Exception):
-    pass
-
-
-class _ChildMemory(Exception):
-    pass
-
-
-class _NotPlain(Exception):
-    pass
-
-
-class _CallError(Exception):
-    pass
-
-
-class _ParentTimeout(BaseException):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise _ParentTimeout()
+    def __init__(self, pid: int, output_fd: int):
+        self.pid, self.output_fd = pid, output_fd
 
 
 class Supervisor:
     def __init__(self, slot: int, preimport: list[str] | None = None):
         self.slot = slot
-        self._splits: OrderedDict[str, object] = OrderedDict()
         ctl, ctl_zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # A fresh interpreter (exec, not fork): the zygote's memory never held the supervisor's.
         # LD_BIND_NOW: the zygote resolves every dynamic symbol once at start, so children do
@@ -74,11 +61,48 @@ class Supervisor:
         if not ready:
             raise RuntimeError(f"sandbox zygote exited at start (code {self.zygote.wait()})")
         self.isolation = json.loads(ready)
-        signal.signal(signal.SIGALRM, _on_alarm)
+        self.progress = mmap.mmap(-1, judge.PROGRESS.size + jobs.MAX_TESTS)
+        self.seq = 0
+        self.judge_restarts = 0
+        self._start_judge()
+
+    # -- the judge -------------------------------------------------------------------------
+    def _start_judge(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.judge_pid = judge.start(theirs, self.progress, keep_fds=(theirs.fileno(),))
+        theirs.close()
+        self.judge_sock = ours
+
+    def _stop_judge(self) -> int:
+        """Kill the judge; its wait status."""
+        self.judge_sock.close()
+        try:
+            os.kill(self.judge_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return _reap(self.judge_pid)
+
+    def _await_judge(self, deadline: float):
+        """The judge's next message, or None when it died or missed the deadline."""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                ready, _, _ = select.select([self.judge_sock], [], [], left)
+            except InterruptedError:
+                continue
+            if not ready:
+                return None
+            try:
+                return frames.recv_message(self.judge_sock)
+            except (frames.FrameError, OSError, EOFError, ValueError):
+                return None
 
     def close(self) -> None:
-        """Stop the zygote and wait for it: it removes its sandbox directories on the way out
-        (our exit would SIGKILL it through its death signal before it could)."""
+        """Stop the judge and the zygote and wait for them: the zygote removes its sandbox
+        directories on the way out (our exit would SIGKILL it through its death signal)."""
+        self._stop_judge()
         self.ctl.close()
         try:
             self.zygote.wait(timeout=5)
@@ -86,39 +110,10 @@ class Supervisor:
             self.zygote.kill()
             self.zygote.wait()
 
-    # -- one job ---------------------------------------------------------------------------
-    def _split(self, test: str):
-        """(SplitAssert, its plan frame for the child or None), or InvalidTest; cached."""
-        cached = self._splits.get(test)
-        if cached is None:
-            try:
-                split = assert_split.split_assert(test)
-                cached = (split, _plan_entry(split) if split.calls else None)
-            except assert_split.InvalidTest as e:
-                cached = e
-            except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
-                cached = assert_split.InvalidTest(f"cannot compile a call site: {type(e).__name__}")
-            self._splits[test] = cached
-            if len(self._splits) > SPLIT_CACHE_SIZE:
-                self._splits.popitem(last=False)
-        return cached
-
-    def run(self, raw_job) -> dict:
-        start = time.monotonic()
-        try:
-            job = jobs.validate(raw_job)
-        except jobs.InvalidJob as e:
-            return jobs.invalid_result(raw_job, str(e))
-        splits, plan = [], []
-        for i, test in enumerate(job["tests"]):
-            cached = self._split(test)
-            if isinstance(cached, Exception):
-                return jobs.invalid_result(raw_job, f"tests[{i}]: {cached}")
-            splits.append(cached[0])
-            plan.append(cached[1])
-        timeout_s, n = job["timeout_s"], len(splits)
-        cpu_s = int(math.ceil(timeout_s * (n + 1))) + 1
-        self.ctl.send(zygote.REQUEST.pack(job["memory_mb"], cpu_s, 16))
+    # -- children --------------------------------------------------------------------------
+    def _spawn(self, memory_mb: int, cpu_s: int) -> tuple[_Child, int]:
+        """A new confined child: (child, its socket fd)."""
+        self.ctl.send(zygote.REQUEST.pack(memory_mb, cpu_s, FILE_MB))
         data, fds, _, _ = socket.recv_fds(self.ctl, 4096, 2)
         if len(data) != zygote.REPLY.size or len(fds) != 2:
             for fd in fds:
@@ -127,105 +122,136 @@ class Supervisor:
                 raise RuntimeError(f"sandbox zygote exited (code {self.zygote.wait()})")
             raise RuntimeError(f"zygote could not spawn a child: {data[zygote.REPLY.size + 1:].decode(errors='replace')}")
         (pid,) = zygote.REPLY.unpack(data)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=fds[0])
-        output_fd = fds[1]
-        outcomes = ["not_run"] * n
-        messages = [None] * n if job["details"] else None
+        return _Child(pid, fds[1]), fds[0]
+
+    @staticmethod
+    def _end(child: _Child) -> int:
+        """SIGKILL the child's process group and reap it; its wait status."""
         try:
-            status, error = self._drive(job, splits, plan, sock, outcomes, messages)
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return _reap(child.pid)
+
+    # -- one job ---------------------------------------------------------------------------
+    def run(self, raw_job) -> dict:
+        start = time.monotonic()
+        try:
+            job = jobs.validate(raw_job)
+        except jobs.InvalidJob as e:
+            return jobs.invalid_result(raw_job, str(e))
+        n = len(job["tests"])
+        per_child = 1 if job["fresh_state"] else n
+        cpu_s = int(math.ceil(job["timeout_s"] * (per_child + 1))) + 1
+        self.seq += 1
+        child, sock_fd = self._spawn(job["memory_mb"], cpu_s)
+        finished: collections.deque = collections.deque(maxlen=1)  # the last replaced child
+        try:
+            frames.send_message(self.judge_sock, {"job": job, "seq": self.seq}, (sock_fd,))
         finally:
-            sock.close()
-            wait_status = _kill_and_reap(pid)
-        extra = {}
-        if status == "died":
-            if os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGXCPU:
-                status, error = "timeout", "CPU time limit"
-            else:
-                status = "crash"
-                error = (f"child exited (signal {os.WTERMSIG(wait_status)})" if os.WIFSIGNALED(wait_status)
-                         else f"child exited (code {os.waitstatus_to_exitcode(wait_status)})")
-        if messages is not None:
-            extra["messages"] = messages
+            os.close(sock_fd)
+        backstop = lambda: time.monotonic() + job["timeout_s"] * 2 * (per_child + 2) + 5  # noqa: E731
+        deadline = backstop()
+        while True:
+            received = self._await_judge(deadline)
+            if received is None:
+                outcome = self._judge_lost(job, time.monotonic() >= deadline)
+                break
+            message, fds = received
+            for fd in fds:
+                os.close(fd)
+            if "done" in message:
+                outcome = message["done"]
+                break
+            # A fresh child for the next test (fresh_state, values mode after a failure).
+            previous = _exit_kind(self._end(child))
+            _close_output(finished)
+            finished.append(child)
+            try:
+                child, sock_fd = self._spawn(job["memory_mb"], cpu_s)
+            except RuntimeError as e:
+                frames.send_message(self.judge_sock, {"child": False, "previous": previous, "error": str(e)})
+                deadline = backstop()
+                continue
+            try:
+                frames.send_message(self.judge_sock, {"child": True, "previous": previous}, (sock_fd,))
+            finally:
+                os.close(sock_fd)
+            deadline = backstop()
+        wait_status = self._end(child)
+        status, error = outcome["status"], outcome.get("error")
+        if outcome.get("child") == "died" and status in ("crash", "ok"):
+            kind = _exit_kind(wait_status)
+            if kind in ("memory", "timeout"):
+                status = kind
+            error = f"{error}: {_exit_text(wait_status)}" if error else _exit_text(wait_status)
+        extra = {k: outcome[k] for k in ("messages", "values") if k in outcome}
         if status != "ok":
             extra["error"] = error
-            output = _output_head(output_fd)
-            if output:
-                extra["output"] = output
-        os.close(output_fd)
-        return jobs.make_result(job["id"], status, outcomes, time.monotonic() - start, **extra)
+            head = _output_head(child.output_fd) if status != "invalid" else None
+            if head:
+                extra["output"] = head
+        elif error and status == "ok" and job["fresh_state"]:
+            extra["error"] = error
+        os.close(child.output_fd)
+        _close_output(finished)
+        return jobs.make_result(job["id"], status, outcome["outcomes"], time.monotonic() - start, **extra)
 
-    def _drive(self, job, splits, plan, sock, outcomes, messages):
-        timeout_s = job["timeout_s"]
-        reader = frames.FrameReader(sock)
-        try:
-            entries = [entry for entry in plan if entry is not None]
-            _send_joined(sock, [frames.encode_frame({"program": job["program"], "tests": len(entries)}),
-                                *entries])
-            reply = _read_reply(reader, time.monotonic() + timeout_s)
-        except _ChildTimeout:
-            return "timeout", "program did not finish loading in time"
-        except (_ChildDied, OSError):
-            return "died", None
-        if len(reply) != 3 and reply != ["ok"]:
-            return "died", None
-        if reply[0] == "syntax":
-            return ("memory" if reply[2] is True else "syntax_error"), str(reply[1])[:500]
-        if reply[0] != "ok":
-            return ("memory" if reply[2] is True else "crash"), f"program raised at import: {str(reply[1])[:500]}"
+    def _judge_lost(self, job: dict, overran: bool) -> dict:
+        """The judge died (or overran the backstop) mid-job: keep what it decided, blame the test
+        it was evaluating, and fork a fresh judge."""
+        wait_status = self._stop_judge()
+        self.judge_restarts += 1
+        self._start_judge()
+        seq, current, outcomes = self.judge_progress()
+        n = len(job["tests"])
+        if seq != self.seq or len(outcomes) != n:
+            outcomes, current = ["not_run"] * n, 0
+        cpu = os.WIFSIGNALED(wait_status) and os.WTERMSIG(wait_status) == signal.SIGXCPU
+        outcomes = list(outcomes)
+        if current < n:
+            outcomes[current] = "timeout" if (cpu or overran) else "error"
+            for i in range(current + 1, n):
+                outcomes[i] = "not_run"
+        status = "timeout" if (cpu or overran) else "crash"
+        error = (f"tests[{current}]: the trusted evaluation of the program's values "
+                 + ("ran out of time" if (cpu or overran) else f"died ({_exit_text(wait_status)})"))
+        return {"status": status, "outcomes": outcomes, "error": error, "child": "alive"}
 
-        for i, split in enumerate(splits):
-            interactive = bool(split.calls) and not split.eager
-            try:
-                if not split.calls:
-                    evaluate = _no_calls
-                elif split.eager:
-                    answer = _read_reply(reader, reader.arrival + timeout_s)
-                    evaluate = _replay(_test_answer(answer), split.calls)
-                else:
-                    evaluate = _interactive(sock, reader, time.monotonic() + timeout_s)
-                signal.setitimer(signal.ITIMER_REAL, timeout_s + 0.5)
-                try:
-                    outcomes[i] = "pass" if split.evaluate(evaluate) else "fail"
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            except (_ChildTimeout, _ParentTimeout):
-                outcomes[i] = "timeout"
-                return "timeout", f"tests[{i}] exceeded {timeout_s}s"
-            except _ChildDied:
-                outcomes[i] = "error"
-                return "died", None
-            except _ChildMemory:
-                outcomes[i] = "error"
-                return "memory", f"tests[{i}] ran out of memory"
-            except _NotPlain as e:
-                outcomes[i] = "fail"
-                if messages is not None:
-                    messages[i] = f"not plain data: {e}"
-            except Exception as e:  # noqa: BLE001 - call raised, or the trusted side raised
-                outcomes[i] = "error"
-                if messages is not None:
-                    messages[i] = f"{type(e).__name__.lstrip('_')}: {str(e)[:300]}"
-            if interactive:  # the child waits in its call loop until told to move on
-                try:
-                    frames.send_frame(sock, {"op": "next"})
-                except OSError:
-                    return "died", None
-        return "ok", None
+    def judge_progress(self):
+        return judge.Progress(self.progress).read()
 
 
-def _kill_and_reap(pid: int) -> int:
-    """SIGKILL the child's process group (every child ends this way) and reap the child."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _reap(pid: int) -> int:
     while True:
         try:
             return os.waitpid(pid, 0)[1]
         except InterruptedError:
             continue
-        except ChildProcessError:  # already reaped: cannot happen for our own child
+        except ChildProcessError:
             return 0
+
+
+def _exit_kind(wait_status: int) -> str:
+    """What a child's exit says: "timeout" (CPU limit), "memory", "crash" or "killed" (by us)."""
+    if os.WIFSIGNALED(wait_status):
+        sig = os.WTERMSIG(wait_status)
+        if sig == signal.SIGXCPU:
+            return "timeout"
+        if sig == signal.SIGKILL:
+            return "killed"
+    return "crash"
+
+
+def _exit_text(wait_status: int) -> str:
+    if os.WIFSIGNALED(wait_status):
+        return f"child exited (signal {os.WTERMSIG(wait_status)})"
+    return f"child exited (code {os.waitstatus_to_exitcode(wait_status)})"
+
+
+def _close_output(finished) -> None:
+    while finished:
+        os.close(finished.pop().output_fd)
 
 
 def _output_head(fd: int) -> str | None:
@@ -237,106 +263,6 @@ def _output_head(fd: int) -> str | None:
     return head.decode("utf-8", "replace") if head else None
 
 
-def _send_joined(sock, pieces: list[bytes], batch_bytes: int = 1 << 22) -> None:
-    """Send frames with few syscalls but without building one huge buffer."""
-    batch, size = [], 0
-    for piece in pieces:
-        batch.append(piece)
-        size += len(piece)
-        if size >= batch_bytes:
-            sock.sendall(b"".join(batch))
-            batch, size = [], 0
-    if batch:
-        sock.sendall(b"".join(batch))
-
-
-def _plan_entry(split) -> bytes:
-    """The child's plan frame for a test that calls the program: its call sites compiled here
-    (from sources the splitter wrote, so trusted; children skip the compiler) when eager, or
-    None when interactive. Cached with the split, so tests shared by many jobs cost nothing."""
-    code = [compile(c.source, "<test>", "eval") for c in split.calls] if split.eager else None
-    payload = marshal.dumps(code)
-    if len(payload) > frames.MAX_FRAME:
-        raise assert_split.InvalidTest(f"call sites of {len(payload)} bytes are over the {frames.MAX_FRAME} limit")
-    return frames.HEADER.pack(len(payload)) + payload
-
-
-def _read_reply(reader: frames.FrameReader, deadline: float) -> list:
-    """One reply from the child as rebuilt plain data; anything malformed ends the child."""
-    try:
-        payload = reader.read(deadline)
-    except frames.FrameTimeout:
-        raise _ChildTimeout() from None
-    except (frames.FrameError, OSError):
-        raise _ChildDied() from None
-    try:
-        reply = plain_data.loads(payload)
-    except plain_data.NotPlainData:
-        raise _ChildDied() from None
-    if type(reply) is not list or not reply or type(reply[0]) is not str:
-        raise _ChildDied()
-    return reply
-
-
-def _test_answer(reply: list) -> tuple[list, BaseException | None]:
-    """(values of the calls that returned, the exception of the call that stopped the test)."""
-    tag = reply[0]
-    if len(reply) < 2 or type(reply[1]) is not list:
-        raise _ChildDied()
-    values = reply[1]
-    if tag == "v" and len(reply) == 2:
-        return values, None
-    if tag == "e" and len(reply) == 4:
-        return values, _ChildMemory() if reply[3] is True else _CallError(str(reply[2])[:300])
-    if tag == "np" and len(reply) == 3:
-        return values, _NotPlain(str(reply[2])[:300])
-    raise _ChildDied()
-
-
-def _replay(answer: tuple[list, BaseException | None], sites: tuple):
-    """The call hook of an eager test: hand out the child's values in call order."""
-    values, stop = answer
-    expected = [0]
-
-    def call(site, bindings):
-        index = expected[0]
-        expected[0] += 1
-        if index >= len(sites) or site is not sites[index]:
-            raise _CallError("call sites evaluated out of order (an eager split is wrong)")
-        if index < len(values):
-            return values[index]
-        if index == len(values) and stop is not None:
-            raise stop
-        raise _CallError("the sandbox child answered fewer calls than the test makes")
-    return call
-
-
-def _no_calls(site, bindings):
-    raise _CallError("test has no call sites")
-
-
-def _interactive(sock, reader: frames.FrameReader, deadline: float):
-    """The call hook of a test with conditional calls: one round trip per call."""
-    def call(site, bindings):
-        try:
-            bind = plain_data.dumps(bindings) if bindings else None
-        except plain_data.NotPlainData as e:
-            raise _CallError(f"binding is not plain data: {e}") from None
-        try:
-            frames.send_frame(sock, {"op": "call", "expr": site.source, "bind": bind})
-        except OSError:
-            raise _ChildDied() from None
-        values, stop = _test_answer(_read_reply(reader, deadline))
-        if values:
-            if len(values) != 1 or stop is not None:
-                raise _ChildDied()
-            return values[0]
-        if stop is None:
-            raise _ChildDied()
-        raise stop
-    return call
-
-
 def main(argv=None) -> int:
     """argv: SLOT [CPU|- [MODULES]]; with CPU, the slot (supervisor, zygote, children) stays on that
     core; MODULES (comma-separated) replaces the zygote's default pre-imports."""
@@ -344,19 +270,17 @@ def main(argv=None) -> int:
     slot = int(argv[0]) if argv else 0
     ctypes.CDLL(None).prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if len(argv) > 1 and argv[1] != "-":
-        # One core per slot: the fork, the child's copy-on-write faults and the supervisor's
-        # reads of its answers all hit the same caches, and nothing migrates between cores.
+        # One core per slot: the fork, the child's copy-on-write faults and the judge's reads of
+        # its answers all hit the same caches, and nothing migrates between cores.
         os.sched_setaffinity(0, {int(argv[1])})
-    # No wakeup preemption (inherited by the zygote and every child): a child streaming its
-    # answers keeps the core until it blocks, and the supervisor then reads them in one go,
-    # instead of two context switches per answered test. Deadlines only ever run later.
+    # No wakeup preemption (inherited by the zygote, the judge and every child): a process
+    # streaming answers keeps the core until it blocks, instead of two context switches per
+    # answered test. Deadlines only ever run later.
     try:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):
         pass
     supervisor = Supervisor(slot, [m for m in argv[2].split(",") if m] if len(argv) > 2 else None)
-    # The startup heap never becomes garbage; collecting less often keeps the split cache from
-    # being re-walked every few jobs (the trusted side makes little cyclic garbage).
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     out = sys.stdout.buffer

@@ -46,8 +46,10 @@ CASES = {
     "str_subclass": ("class S(str):\n    def __eq__(self, o):\n        return True\ndef f(x):\n    return S('')\n", T),
     "caller_frame": ("import sys\ndef f(x):\n    fr = sys._getframe(1)\n    vals = [v for v in list(fr.f_locals.values()) + list(fr.f_code.co_consts) if type(v) is int and v > 1000]\n    return vals[0] if vals else -1\n", T),
     "gc_scan_constants": ("import gc\ndef f(x):\n    for o in gc.get_objects():\n        for v in (o if isinstance(o, (list, tuple)) else ()):\n            if type(v) is int and v > 10 ** 8:\n                return v\n    return -1\n", T),
-    "shadow_builtins": ("len = lambda x: 987654321\nsorted = lambda x: [987654321]\nabs = lambda x: 0\ndef f(x):\n    return [1]\n",
-                        ["assert len(f(1)) == 987654321", "assert sorted(f(1)) == [987654321]", "assert abs(f(1)[0] - 5) < 1"]),
+    "patch_builtins_many": ("import builtins\nbuiltins.sorted = lambda x: [987654321]\nbuiltins.abs = lambda x: 0\n"
+                            "builtins.isinstance = lambda *a: True\nbuiltins.all = lambda *a: True\ndef f(x):\n    return [1]\n",
+                            ["assert sorted(f(1)) == [987654321]", "assert abs(f(1)[0] - 5) < 1",
+                             "assert isinstance(f(1), dict)", "assert all(v == 987654321 for v in f(1))"]),
     "patch_builtins_module": ("import builtins\nbuiltins.len = lambda x: 987654321\ndef f(x):\n    return [1]\n", ["assert len(f(1)) == 987654321"]),
     "patch_math_isclose": ("import math\nmath.isclose = lambda *a, **k: True\ndef f(x):\n    return 1.0\n", ["assert math.isclose(f(1), 5.0)"]),
     "disarm_timers": ("import signal\ndef f(x):\n    signal.setitimer(signal.ITIMER_REAL, 0)\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    signal.alarm(0)\n    while True:\n        pass\n", T),
@@ -72,7 +74,7 @@ CASES = {
     "huge_int": ("def f(x):\n    return 10 ** 6000\n", T),
     "huge_result": ("def f(x):\n    return 'z' * (300 * 1024 ** 2)\n", T),
     "forge_frame": ("import os, json, struct\ndef f(x):\n    body = json.dumps({'v': '987654320'}).encode()\n    os.write(3, struct.pack('>I', len(body)) + body)\n    return 0\n", T),
-    "patch_encoder": ("import sys\ndef f(x):\n    pd = sys.modules['sandbox_workers.plain_data']\n    pd.dumps = lambda v, **k: '[\"pass\"]'\n    return 0\n", T),
+    "patch_encoder": ("import sys\ndef f(x):\n    vs = sys.modules['sandbox_workers.values']\n    vs.ChildCodec.dumps = lambda s, v, **k: 'true'\n    return 0\n", T),
     "hostile_str_exception": ("class X(Exception):\n    def __str__(self):\n        raise SystemExit\ndef f(x):\n    raise X()\n", T),
     "setuid_root": ("import os\ndef f(x):\n    os.setuid(0)\n    return 987654321\n", T),
     "proc_parent_cmdline": ("import os\ndef f(x):\n    return open('/proc/%d/cmdline' % os.getppid(), 'rb').read()\n", T),
@@ -141,9 +143,14 @@ def test_expected_statuses(world):
     assert r["memory_bomb"]["status"] == "memory"
     for name in ("segfault", "kill_group", "os_exit_import", "sys_exit_import"):
         assert r[name]["status"] == "crash", r[name]
-    for name in ("always_equal", "list_subclass", "int_subclass", "str_subclass", "not_plain_function",
-                 "self_reference", "huge_int"):
+    # Program objects compared with a test value: an __eq__ of the program's own is never run
+    # against the expected value (an error naming the construct); without one, Python's default.
+    for name in ("always_equal", "list_subclass", "int_subclass", "str_subclass"):
+        assert r[name]["status"] == "ok" and r[name]["outcomes"] == ["error", "error"], r[name]
+        assert all("cannot be scored safely" in m for m in r[name]["messages"]), r[name]
+    for name in ("not_plain_function", "huge_int"):
         assert r[name]["status"] == "ok" and r[name]["outcomes"] == ["fail", "fail"], r[name]
+    assert r["self_reference"]["outcomes"] == ["error", "error"], r["self_reference"]
 
 
 def test_pool_survives_and_serves_next_job(world):
@@ -164,10 +171,10 @@ def test_no_process_left_behind(world):
         if int(uid_line.split()[1]) in sandbox_uids:
             leftovers.append(pid)
     assert leftovers == []
-    # Each slot is exactly a supervisor and its zygote: no stray children.
+    # Each slot is exactly a supervisor, its zygote and its judge: no stray children.
     for slot in world["pool"].slots:
         children = open(f"/proc/{slot.proc.pid}/task/{slot.proc.pid}/children").read().split()
-        assert len(children) == 1, children
+        assert len(children) == 2, children
 
 
 def test_nothing_outside_sandbox_changed(world):

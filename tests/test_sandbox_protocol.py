@@ -87,12 +87,13 @@ def test_each_test_gets_its_own_deadline(pool):
     assert result["status"] == "ok" and result["pass_rate"] == 1.0, result
 
 
-def test_not_plain_in_second_call_fails_only_that_test(pool):
+def test_program_object_in_second_call_compares_as_python(pool):
+    # 1 == object() is False in Python; the object stays in the child (a handle), and the next
+    # test is unaffected.
     program = "def f(x):\n    return x\ndef g(x):\n    return object()\n"
-    tests = ["assert f(1) == g(1)", "assert f(2) == 2"]
+    tests = ["assert f(1) == g(1)", "assert f(2) == 2", "assert f(1) != g(1)"]
     result = run_one(pool, program, tests)
-    assert result["outcomes"] == ["fail", "pass"], result
-    assert "not plain" in result["messages"][0]
+    assert result["outcomes"] == ["fail", "pass", "pass"], result
 
 
 def test_child_trickling_a_frame_still_times_out(pool):

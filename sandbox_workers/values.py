@@ -1,0 +1,744 @@
+"""Values across the sandbox boundary: a tagged JSON form, never pickle.
+
+The child (untrusted) encodes what a call returned; the judge (trusted) rebuilds it as objects of
+exact stdlib types whose `==` is Python's own, so an honest program's Counter, namedtuple,
+Fraction, datetime, Enum member or numpy array compares exactly as in plain Python, while nothing
+the program made (no method, no subclass, no `__eq__`) ever reaches the trusted side. What has no
+faithful rebuild (functions, classes, generators, instances of the program's classes) stays in
+the child and crosses as a *handle*; the judge wraps it in a `remote.Remote` whose operations are
+forwarded back to the child (see remote.py).
+
+Tags: a JSON array is a list; a one-key object tags everything else:
+  t tuple, s set, f frozenset, d dict [[k, v], ...], b bytes (latin-1), ba bytearray,
+  c complex [re, im], i int (hex text, for |n| >= 2**63), r range, sl slice,
+  Ctr Counter, OD OrderedDict, dd defaultdict [factory, items], dq deque [maxlen, items],
+  dk / dv / di dict keys / values / items views, Fr Fraction [n, d], De Decimal (text),
+  dt datetime, da date, ti time, td timedelta, tz timezone, zi ZoneInfo (key),
+  ex builtin exception [name, args],
+  nd numpy array [dtype, shape, base64] | [null, shape, [elements]] (object dtype),
+  ns numpy scalar [dtype, base64],
+  en Enum member [class handle, value, description?],
+  sub instance of a program subclass of a builtin (namedtuples included) whose comparison,
+      container and arithmetic behaviour is inherited unchanged:
+      [object handle, class handle, base value, description?],
+  h handle [number, type name, flags] (child -> judge) | number (judge -> child),
+  T a trusted module attribute by name "module:qualname" (judge -> child).
+Class descriptions are sent the first time a class handle crosses.
+
+Both directions are bounded: depth, nodes and bytes.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import sys
+
+MAX_DEPTH = 400
+MAX_NODES = 1_000_000
+MAX_BYTES = 16 * 1024 * 1024
+INT_LIMIT = 1 << 63
+
+# Handle flags: what the child says about a program object (never believed beyond scoring
+# stricter: a lie can only turn a comparison into an error or False).
+CUSTOM_EQ = 1        # its class defines == / != (so comparing it to a test value is its decision)
+CUSTOM_ORDER = 2     # defines < <= > >=
+CUSTOM_ARITH = 4     # defines arithmetic or bitwise operators
+CUSTOM_CONTAINS = 8  # defines `in`
+ITERATOR = 16        # has __next__
+CALLABLE = 32
+IS_CLASS = 64
+
+_COMPARE = ("__eq__", "__ne__")
+_ORDER = ("__lt__", "__le__", "__gt__", "__ge__")
+_ARITH_OPS = ("add", "sub", "mul", "matmul", "truediv", "floordiv", "mod", "divmod", "pow",
+              "lshift", "rshift", "and", "xor", "or")
+_ARITH = tuple(f"__{p}{op}__" for op in _ARITH_OPS for p in ("", "r", "i"))
+# Dunders whose override makes an instance of a builtin subclass behave unlike its base: such
+# an instance crosses as a handle, not as a rebuilt base value.
+SPECIAL_METHODS = frozenset(_COMPARE + _ORDER + _ARITH + (
+    "__hash__", "__bool__", "__len__", "__iter__", "__next__", "__reversed__", "__contains__",
+    "__getitem__", "__missing__", "__call__", "__getattr__", "__getattribute__", "__str__",
+    "__repr__", "__format__", "__int__", "__float__", "__complex__", "__index__", "__round__",
+    "__trunc__", "__floor__", "__ceil__", "__abs__", "__neg__", "__pos__", "__invert__",
+    "__instancecheck__", "__subclasscheck__"))
+BUILTIN_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_BUILTIN_FUNCTION = type(len)
+_DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+
+
+class ValueLimit(ValueError):
+    """A value is too large or too deep to cross, or a message claiming one is malformed."""
+
+
+def _int(v: int):
+    return v if -INT_LIMIT < v < INT_LIMIT else {"i": hex(v)}
+
+
+def _from_int(x) -> int:
+    if type(x) is int:
+        return x
+    if type(x) is dict and len(x) == 1 and type(x.get("i")) is str and len(x["i"]) < 4_000_000:
+        return int(x["i"], 16)
+    raise ValueLimit("expected an integer")
+
+
+def _generated(func, origin: str) -> bool:
+    """A method written by the stdlib (dataclasses: compiled from '<string>'; namedtuple:
+    compiled in collections), not by the program."""
+    code = getattr(func, "__code__", None)
+    return code is not None and code.co_filename == origin
+
+
+def _user_defines(cls: type, names) -> bool:
+    """Whether the program's own code (not object, builtins or dataclass-generated methods)
+    defines one of `names` for instances of `cls`."""
+    params = getattr(cls, "__dataclass_params__", None)
+    for klass in cls.__mro__:
+        if klass is object or klass.__module__ == "builtins":
+            return False
+        d = klass.__dict__
+        for n in names:
+            if n in d:
+                if params is not None and _generated(d[n], "<string>"):
+                    continue
+                if n == "__hash__" and d[n] is None:
+                    continue
+                return True
+    return False
+
+
+def handle_flags(v) -> int:
+    cls = type(v)
+    flags = 0
+    if _user_defines(cls, _COMPARE):
+        flags |= CUSTOM_EQ
+    if _user_defines(cls, _ORDER):
+        flags |= CUSTOM_ORDER
+    if _user_defines(cls, _ARITH):
+        flags |= CUSTOM_ARITH
+    if _user_defines(cls, ("__contains__",)):
+        flags |= CUSTOM_CONTAINS
+    if hasattr(cls, "__next__"):
+        flags |= ITERATOR
+    if callable(v):
+        flags |= CALLABLE
+    if isinstance(v, type):
+        flags |= IS_CLASS
+    return flags
+
+
+# ---------------------------------------------------------------------------------------------
+# The child's side: encode results, decode arguments
+# ---------------------------------------------------------------------------------------------
+
+
+class ChildCodec:
+    """Encoder of program values (and decoder of the judge's arguments) in the sandbox child.
+
+    Keeps every program object it has handed out a handle for alive until the job ends, so a
+    handle always names the same object and `is` works across calls.
+    """
+
+    def __init__(self):
+        self.objects: list = []
+        self._ids: dict[int, int] = {}
+        self._described: set[int] = set()
+        self._kinds: dict[type, object] = {}
+
+    # -- handles ---------------------------------------------------------------------------
+    def ref(self, obj) -> int:
+        key = id(obj)
+        n = self._ids.get(key)
+        if n is None or self.objects[n] is not obj:
+            n = len(self.objects)
+            self.objects.append(obj)
+            self._ids[key] = n
+        return n
+
+    def handle(self, obj) -> dict:
+        self.produced_handle = True
+        return {"h": [self.ref(obj), type(obj).__qualname__[:200], handle_flags(obj)]}
+
+    def resolve(self, n):
+        if type(n) is not int or not 0 <= n < len(self.objects):
+            raise ValueLimit(f"unknown handle {n!r:.40}")
+        return self.objects[n]
+
+    # -- encoding --------------------------------------------------------------------------
+    def dumps(self, value, max_bytes: int = MAX_BYTES) -> str:
+        """Encode one value as JSON text (ASCII: surrogates and all of unicode survive)."""
+        self.produced_handle = False
+        self._budget = MAX_NODES
+        tree = self.encode(value, 0)
+        try:
+            text = _ENCODER.encode(tree)
+        except (ValueError, RecursionError, OverflowError) as e:
+            raise ValueLimit(f"cannot encode: {type(e).__name__}: {str(e)[:200]}") from None
+        if len(text) > max_bytes:
+            raise ValueLimit(f"value of {len(text)} bytes is over the {max_bytes} limit")
+        return text
+
+    def encode(self, v, depth: int):
+        self._budget -= 1
+        if self._budget < 0:
+            raise ValueLimit(f"value has more than {MAX_NODES} parts")
+        if depth > MAX_DEPTH:
+            raise ValueLimit(f"value is nested deeper than {MAX_DEPTH}")
+        t = type(v)
+        if v is None or t is str or t is bool or t is float:
+            return v
+        if t is int:
+            return _int(v)
+        d = depth + 1
+        if t is list:
+            return [self.encode(x, d) for x in v]
+        if t is tuple:
+            return {"t": [self.encode(x, d) for x in v]}
+        if t is dict:
+            return {"d": [[self.encode(k, d), self.encode(x, d)] for k, x in v.items()]}
+        if t is set:
+            return {"s": [self.encode(x, d) for x in v]}
+        if t is frozenset:
+            return {"f": [self.encode(x, d) for x in v]}
+        if t is bytes:
+            return {"b": v.decode("latin-1")}
+        if t is bytearray:
+            return {"ba": bytes(v).decode("latin-1")}
+        if t is complex:
+            return {"c": [v.real, v.imag]}
+        if t is range:
+            return {"r": [_int(v.start), _int(v.stop), _int(v.step)]}
+        if t is slice:
+            return {"sl": [self.encode(v.start, d), self.encode(v.stop, d), self.encode(v.step, d)]}
+        kind = self._kinds.get(t)
+        if kind is None:
+            kind = self._kinds[t] = self._classify(t)
+        if kind is False:
+            return self.handle(v)
+        return kind(v, d)
+
+    def _items(self, tag, v, d):
+        return {tag: [[self.encode(k, d), self.encode(x, d)] for k, x in dict.items(v)]}
+
+    def _classify(self, t: type):
+        """The encoder for instances of `t` (a type that is not a plain builtin), or False."""
+        m = sys.modules
+        coll = m.get("collections")
+        if coll is not None:
+            if t is coll.Counter:
+                return lambda v, d: self._items("Ctr", v, d)
+            if t is coll.OrderedDict:
+                return lambda v, d: self._items("OD", v, d)
+            if t is coll.defaultdict:
+                return self._defaultdict
+            if t is coll.deque:
+                return lambda v, d: {"dq": [v.maxlen, [self.encode(x, d) for x in v]]}
+        if t in _DICT_VIEWS:
+            tag = ("dk", "dv", "di")[_DICT_VIEWS.index(t)]
+            if tag == "di":
+                return lambda v, d: {tag: [[self.encode(k, d), self.encode(x, d)] for k, x in v]}
+            return lambda v, d: {tag: [self.encode(x, d) for x in v]}
+        fractions = m.get("fractions")
+        if fractions is not None and t is fractions.Fraction:
+            return lambda v, d: {"Fr": [_int(v.numerator), _int(v.denominator)]}
+        decimal = m.get("decimal")
+        if decimal is not None and t is decimal.Decimal:
+            return lambda v, d: {"De": str(v)}
+        dt = m.get("datetime")
+        if dt is not None and t in (dt.datetime, dt.date, dt.time, dt.timedelta, dt.timezone):
+            return self._datetime
+        zoneinfo = m.get("zoneinfo")
+        if zoneinfo is not None and t is zoneinfo.ZoneInfo:
+            return lambda v, d: {"zi": str(v.key)} if v.key is not None else self.handle(v)
+        np = m.get("numpy")
+        if np is not None and t.__module__ == "numpy":
+            if t is np.ndarray:
+                return self._ndarray
+            if issubclass(t, np.generic) and t.__module__ == "numpy" and t is not np.object_:
+                return self._np_scalar
+        if t in (type, _BUILTIN_FUNCTION):
+            return self._builtin_object
+        enum = m.get("enum")
+        if enum is not None and isinstance(t, enum.EnumType):
+            return self._enum
+        if t.__module__ == "builtins" and issubclass(t, BaseException):
+            return lambda v, d: ({"ex": [t.__name__, [self.encode(a, d) for a in v.args]]}
+                                 if type(v.args) is tuple else self.handle(v))
+        base = next((b for b in t.__mro__ if b in BUILTIN_BASES), None)
+        if base is not None and base is not bool and not self._overrides(t, base):
+            return lambda v, d: self._subclass(v, t, base, d)
+        return False
+
+    def _builtin_object(self, v, d):
+        """A builtin class or function (`int`, `ValueError`, `len`) by name, else a handle."""
+        import builtins
+        name = getattr(v, "__qualname__", None)
+        if getattr(v, "__module__", None) == "builtins" and type(name) is str and (
+                getattr(builtins, name, None) is v):
+            return {"T": f"builtins:{name}"}
+        return self.handle(v)
+
+    @staticmethod
+    def _overrides(t: type, base: type) -> bool:
+        """Whether `t` changes any behaviour of `base` that comparisons could see."""
+        coll = sys.modules.get("collections")
+        origin = getattr(coll, "__file__", None)
+        for klass in t.__mro__:
+            if klass is base:
+                return False
+            d = klass.__dict__
+            for name in SPECIAL_METHODS.intersection(d):
+                if name == "__repr__" and "_fields" in d and _generated(d[name], origin):
+                    continue  # a namedtuple's own repr: rebuilt as a real namedtuple
+                return True
+        return False
+
+    def _describe(self, cls_ref: int) -> bool:
+        if cls_ref in self._described:
+            return False
+        self._described.add(cls_ref)
+        return True
+
+    def _subclass(self, v, t, base, d):
+        cls_ref = self.ref(t)
+        value = self.encode(base(v), d)
+        entry = [self.ref(v), cls_ref, value]
+        if self._describe(cls_ref):
+            fields = None
+            for klass in t.__mro__:
+                if "_fields" in klass.__dict__ and issubclass(klass, tuple):
+                    fields = [str(f) for f in klass._fields]
+                    break
+            entry.append([t.__name__[:200], base.__name__, fields])
+        self.produced_handle = True
+        return {"sub": entry}
+
+    def _defaultdict(self, v, d):
+        factory = v.default_factory
+        if factory is None:
+            encoded = None
+        elif getattr(factory, "__module__", None) == "builtins" and isinstance(factory, type):
+            encoded = {"T": f"builtins:{factory.__name__}"}
+        else:
+            encoded = self.handle(factory)
+        return {"dd": [encoded, [[self.encode(k, d), self.encode(x, d)] for k, x in dict.items(v)]]}
+
+    def _tz(self, tz, d):
+        if tz is None:
+            return None
+        dt = sys.modules["datetime"]
+        if type(tz) is dt.timezone:
+            return self._datetime(tz, d)
+        zoneinfo = sys.modules.get("zoneinfo")
+        if zoneinfo is not None and type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+            return {"zi": str(tz.key)}
+        raise _NoRebuild()
+
+    def _datetime(self, v, d):
+        dt = sys.modules["datetime"]
+        t = type(v)
+        try:
+            if t is dt.datetime:
+                return {"dt": [v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond,
+                               self._tz(v.tzinfo, d), v.fold]}
+            if t is dt.date:
+                return {"da": [v.year, v.month, v.day]}
+            if t is dt.time:
+                return {"ti": [v.hour, v.minute, v.second, v.microsecond, self._tz(v.tzinfo, d), v.fold]}
+            if t is dt.timedelta:
+                return {"td": [v.days, v.seconds, v.microseconds]}
+            offset = v.utcoffset(None)
+            name = v.tzname(None)
+            return {"tz": [[offset.days, offset.seconds, offset.microseconds],
+                           None if v is dt.timezone.utc else name]}
+        except _NoRebuild:
+            return self.handle(v)
+
+    def _ndarray(self, v, d):
+        dtype = v.dtype
+        if dtype.kind == "O":
+            return {"nd": [None, list(v.shape), [self.encode(x, d) for x in v.ravel().tolist()]]}
+        if dtype.fields is not None or dtype.kind == "V" or dtype.hasobject:
+            return self.handle(v)
+        raw = v.tobytes(order="C")
+        if len(raw) > MAX_BYTES:
+            raise ValueLimit(f"numpy array of {len(raw)} bytes is over the {MAX_BYTES} limit")
+        return {"nd": [dtype.str, list(v.shape), base64.b64encode(raw).decode("ascii")]}
+
+    def _np_scalar(self, v, d):
+        dtype = v.dtype
+        if dtype.fields is not None or dtype.kind in "OV":
+            return self.handle(v)
+        return {"ns": [dtype.str, base64.b64encode(v.tobytes()).decode("ascii")]}
+
+    def _enum(self, v, d):
+        cls = type(v)
+        if _user_defines(cls, SPECIAL_METHODS - {"__hash__"}):
+            return self.handle(v)
+        cls_ref = self.ref(cls)
+        try:
+            value = self.encode(v._value_, d)
+        except ValueLimit:
+            raise
+        if self.produced_handle:  # a value that is itself a program object: no faithful mirror
+            return self.handle(v)
+        entry = [cls_ref, value]
+        if cls_ref not in self._described:
+            enum = sys.modules["enum"]
+            flavour = next(b.__name__ for b in cls.__mro__
+                           if b in (enum.IntFlag, enum.Flag, enum.IntEnum, enum.StrEnum, enum.Enum))
+            member_type = cls._member_type_
+            mixin = None if member_type is object else (
+                member_type.__name__ if member_type in (int, float, str, bytes, complex) else False)
+            if mixin is False:
+                return self.handle(v)
+            members = [[str(name), self.encode(m._value_, d)] for name, m in cls.__members__.items()]
+            if self.produced_handle:
+                return self.handle(v)
+            self._described.add(cls_ref)
+            entry.append([cls.__name__[:200], flavour, mixin, members])
+        return {"en": entry}
+
+    # -- decoding the judge's arguments ----------------------------------------------------
+    def decode(self, x):
+        """Rebuild an argument the judge sent (already a marshal-decoded tree of plain data)."""
+        t = type(x)
+        if x is None or t in (bool, int, float, str):
+            return x
+        if t is list:
+            return [self.decode(e) for e in x]
+        if t is not dict or len(x) != 1:
+            raise ValueLimit(f"malformed argument of type {t.__name__}")
+        (tag, body), = x.items()
+        if tag == "h":
+            return self.resolve(body)
+        if tag == "T":
+            return _import_attr(body)
+        if tag == "em":
+            return self.resolve(body[0])(self.decode(body[1]))
+        return _rebuild(tag, body, self.decode)
+
+
+class _NoRebuild(Exception):
+    pass
+
+
+def _import_attr(spec: str):
+    import importlib
+    module, _, qualname = spec.partition(":")
+    obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _rebuild(tag: str, body, dec):
+    """The tags both sides rebuild the same way (stdlib value types)."""
+    if tag == "t":
+        return tuple(dec(e) for e in body)
+    if tag == "d":
+        return {dec(k): dec(v) for k, v in body}
+    if tag == "s":
+        return {dec(e) for e in body}
+    if tag == "f":
+        return frozenset(dec(e) for e in body)
+    if tag == "i":
+        return _from_int({"i": body})
+    if tag == "b":
+        return body.encode("latin-1")
+    if tag == "ba":
+        return bytearray(body.encode("latin-1"))
+    if tag == "c":
+        return complex(float(body[0]), float(body[1]))
+    if tag == "r":
+        return range(_from_int(body[0]), _from_int(body[1]), _from_int(body[2]))
+    if tag == "sl":
+        return slice(dec(body[0]), dec(body[1]), dec(body[2]))
+    if tag in ("Ctr", "OD", "dd"):
+        import collections
+        if tag == "Ctr":
+            return collections.Counter({dec(k): dec(v) for k, v in body})
+        if tag == "OD":
+            return collections.OrderedDict((dec(k), dec(v)) for k, v in body)
+        factory = None if body[0] is None else dec(body[0])
+        return collections.defaultdict(factory, {dec(k): dec(v) for k, v in body[1]})
+    if tag == "dq":
+        import collections
+        return collections.deque((dec(e) for e in body[1]),
+                                 None if body[0] is None else _from_int(body[0]))
+    if tag == "dk":
+        return dict.fromkeys(dec(e) for e in body).keys()
+    if tag == "dv":
+        return dict(enumerate(dec(e) for e in body)).values()
+    if tag == "di":
+        return {dec(k): dec(v) for k, v in body}.items()
+    if tag == "Fr":
+        import fractions
+        return fractions.Fraction(_from_int(body[0]), _from_int(body[1]))
+    if tag == "De":
+        import decimal
+        if type(body) is not str or len(body) > 100_000:
+            raise ValueLimit("malformed Decimal")
+        return decimal.Decimal(body)
+    if tag in ("dt", "da", "ti", "td", "tz", "zi"):
+        return _rebuild_datetime(tag, body, dec)
+    if tag == "ex":
+        import builtins
+        cls = getattr(builtins, str(body[0]), None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            raise ValueLimit(f"unknown exception type {body[0]!r:.60}")
+        return cls(*[dec(a) for a in body[1]])
+    if tag in ("nd", "ns"):
+        return _rebuild_numpy(tag, body, dec)
+    raise ValueLimit(f"unknown tag {tag!r:.40}")
+
+
+def _rebuild_datetime(tag, body, dec):
+    import datetime as dt
+    if tag == "zi":
+        import zoneinfo
+        return zoneinfo.ZoneInfo(str(body))
+    if tag == "tz":
+        offset = dt.timedelta(days=body[0][0], seconds=body[0][1], microseconds=body[0][2])
+        return dt.timezone.utc if body[1] is None and not offset else (
+            dt.timezone(offset) if body[1] is None else dt.timezone(offset, str(body[1])))
+    if tag == "td":
+        return dt.timedelta(days=body[0], seconds=body[1], microseconds=body[2])
+    if tag == "da":
+        return dt.date(*body)
+    tz = None if body[-2] is None else dec(body[-2])
+    if tag == "dt":
+        return dt.datetime(*body[:7], tzinfo=tz, fold=body[8])
+    return dt.time(*body[:4], tzinfo=tz, fold=body[5])
+
+
+def _rebuild_numpy(tag, body, dec):
+    import numpy as np
+    if tag == "ns":
+        return np.frombuffer(base64.b64decode(body[1]), dtype=np.dtype(str(body[0])))[0]
+    dtype, shape = body[0], tuple(int(s) for s in body[1])
+    if dtype is None:
+        out = np.empty(len(body[2]), dtype=object)
+        for i, e in enumerate(body[2]):
+            out[i] = dec(e)
+        return out.reshape(shape)
+    raw = base64.b64decode(body[2])
+    return np.frombuffer(raw, dtype=np.dtype(str(dtype))).reshape(shape).copy()
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge's side: decode results, encode arguments
+# ---------------------------------------------------------------------------------------------
+
+
+class TrustedCodec:
+    """Rebuilds child values as trusted objects; program objects become Remotes.
+
+    `channel` (judge.Channel) makes the Remotes (`channel.remote(ref, type name, flags)`, one
+    per handle) and serves the mirrors' forwarded attribute reads. Mirrors (rebuilt classes for
+    the program's Enums and builtin subclasses) are made once per class handle and kept for the
+    child's life, so `f() is Color.RED` holds.
+    """
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.mirrors: dict[int, type] = {}
+
+    def loads(self, text: str | bytes):
+        if len(text) > MAX_BYTES + 1024:
+            raise ValueLimit(f"message of {len(text)} bytes is over the limit")
+        try:
+            if type(text) is not str:
+                text = bytes(text).decode("ascii")
+            tree, end = _SCAN(text, 0)
+        except StopIteration:
+            raise ValueLimit("malformed message: no JSON value") from None
+        except (ValueError, RecursionError, TypeError) as e:
+            raise ValueLimit(f"malformed message: {type(e).__name__}: {str(e)[:200]}") from None
+        if end != len(text):
+            raise ValueLimit(f"malformed message: extra data at {end}")
+        return tree
+
+    def decode(self, x, depth: int = 0):
+        t = type(x)
+        if x is None or t is str or t is bool or t is int or t is float:
+            return x
+        if depth > MAX_DEPTH + 8:
+            raise ValueLimit("value nested too deeply")
+        dec = self._child(depth + 1)
+        if t is list:
+            return [dec(e) for e in x]
+        if t is not dict or len(x) != 1:
+            raise ValueLimit(f"malformed value of type {t.__name__}")
+        (tag, body), = x.items()
+        try:
+            if tag == "h":
+                ref, name, flags = body
+                if type(ref) is not int or type(name) is not str or type(flags) is not int:
+                    raise ValueLimit("malformed handle")
+                return self.channel.remote(ref, name, flags)
+            if tag == "en":
+                return self._enum(body, dec)
+            if tag == "sub":
+                return self._subclass(body, dec)
+            if tag == "T":  # a builtin the program returned (`int`, `len`): ours, by name
+                import builtins
+                module, _, name = str(body).partition(":")
+                obj = getattr(builtins, name, None) if module == "builtins" else None
+                if obj is None or not (isinstance(obj, type) or callable(obj)):
+                    raise ValueLimit(f"unknown builtin {body!r:.60}")
+                return obj
+            return _rebuild(tag, body, dec)
+        except ValueLimit:
+            raise
+        except (TypeError, ValueError, KeyError, IndexError, OverflowError, AttributeError) as e:
+            raise ValueLimit(f"bad {tag!r:.20} value: {type(e).__name__}: {str(e)[:200]}") from None
+
+    def _child(self, depth):
+        return lambda e: self.decode(e, depth)
+
+    def _mirror(self, cls_ref: int, description, build):
+        mirror = self.mirrors.get(cls_ref)
+        if mirror is None:
+            if description is None:
+                raise ValueLimit(f"class handle {cls_ref} was never described")
+            mirror = self.mirrors[cls_ref] = build(description)
+        return mirror
+
+    def _enum(self, body, dec):
+        import enum
+        cls_ref, value = body[0], dec(body[1])
+
+        def build(description):
+            name, flavour, mixin, members = description
+            bases = {"IntFlag": enum.IntFlag, "Flag": enum.Flag, "IntEnum": enum.IntEnum,
+                     "StrEnum": enum.StrEnum, "Enum": enum.Enum}
+            base = bases[flavour]
+            kwargs = {}
+            if base is enum.Enum and mixin is not None:
+                kwargs["type"] = {"int": int, "float": float, "str": str, "bytes": bytes,
+                                  "complex": complex}[mixin]
+            mirror = base(str(name), [(str(k), dec(v)) for k, v in members], **kwargs)
+            type.__setattr__(mirror, "_sbx_cls_ref", cls_ref)
+            return mirror
+        mirror = self._mirror(cls_ref, body[2] if len(body) > 2 else None, build)
+        return mirror(value)
+
+    def _subclass(self, body, dec):
+        obj_ref, cls_ref, value = body[0], body[1], dec(body[2])
+
+        def build(description):
+            from sandbox_workers import remote
+            name, base_name, fields = description
+            base = {b.__name__: b for b in BUILTIN_BASES}[base_name]
+            if fields is not None:
+                import collections
+                base = collections.namedtuple(str(name), [str(f) for f in fields], rename=True)
+            return remote.mirror_class(str(name), base, cls_ref, self.channel)
+        mirror = self._mirror(cls_ref, body[3] if len(body) > 3 else None, build)
+        base = mirror.__mro__[1]
+        if hasattr(base, "_fields"):
+            instance = mirror(*value)
+        else:
+            instance = mirror(value)
+        instance._sbx_ref = obj_ref
+        return instance
+
+    # -- arguments for the child -----------------------------------------------------------
+    def encode(self, v, depth: int = 0):
+        """A trusted value as a marshal-able tagged tree for the child."""
+        if depth > MAX_DEPTH:
+            raise ValueLimit(f"argument nested deeper than {MAX_DEPTH}")
+        t = type(v)
+        if v is None or t is str or t is bool or t is float:
+            return v
+        if t is int:
+            return _int(v)
+        enc = lambda e: self.encode(e, depth + 1)  # noqa: E731
+        ref = getattr(v, "_sbx_ref", None) if not isinstance(v, type) else None
+        if type(ref) is int:
+            return {"h": ref}
+        cls_ref = getattr(v, "_sbx_cls_ref", None) if isinstance(v, type) else None
+        if type(cls_ref) is int:
+            return {"h": cls_ref}
+        enum_cls_ref = getattr(type(v), "_sbx_cls_ref", None)
+        if type(enum_cls_ref) is int and hasattr(v, "_value_"):
+            return {"em": [enum_cls_ref, enc(v._value_)]}
+        if t is list:
+            return [enc(e) for e in v]
+        if t is tuple:
+            return {"t": [enc(e) for e in v]}
+        if t is dict:
+            return {"d": [[enc(k), enc(x)] for k, x in v.items()]}
+        if t is set:
+            return {"s": [enc(e) for e in v]}
+        if t is frozenset:
+            return {"f": [enc(e) for e in v]}
+        if t is bytes:
+            return {"b": v.decode("latin-1")}
+        if t is bytearray:
+            return {"ba": bytes(v).decode("latin-1")}
+        if t is complex:
+            return {"c": [v.real, v.imag]}
+        if t is range:
+            return {"r": [_int(v.start), _int(v.stop), _int(v.step)]}
+        if t is slice:
+            return {"sl": [enc(v.start), enc(v.stop), enc(v.step)]}
+        tree = _TrustedTreeCodec(self).stdlib_tree(v, depth)
+        if tree is not None:
+            return tree
+        name = _trusted_name(v)
+        if name is not None:
+            return {"T": name}
+        raise ValueLimit(f"a test value of type {t.__name__} cannot be passed to the program")
+
+
+class _Handle(Exception):
+    pass
+
+
+class _TrustedTreeCodec(ChildCodec):
+    """ChildCodec's stdlib encoders applied to trusted values (a Counter or a Fraction passed
+    as an argument): nested values go through the trusted encoder, so Remotes inside become
+    handles, and nothing here makes a new handle."""
+
+    def __init__(self, trusted: TrustedCodec):
+        super().__init__()
+        self._trusted = trusted
+
+    def stdlib_tree(self, v, depth: int):
+        kind = self._classify(type(v))
+        if not kind:
+            return None
+        try:
+            return kind(v, depth + 1)
+        except _Handle:
+            return None
+
+    def encode(self, v, depth):
+        return self._trusted.encode(v, depth)
+
+    def handle(self, obj):
+        raise _Handle()
+
+    def ref(self, obj):
+        raise _Handle()
+
+
+def _trusted_name(v) -> str | None:
+    """"module:qualname" for a class or function of an importable module (e.g. builtins:len)."""
+    module = getattr(v, "__module__", None)
+    qualname = getattr(v, "__qualname__", None)
+    if not (isinstance(v, type) or callable(v)) or type(module) is not str or type(qualname) is not str:
+        return None
+    if "<" in qualname or module.startswith("sandbox_workers"):
+        return None
+    obj = sys.modules.get(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part, None)
+    return f"{module}:{qualname}" if obj is v else None
+
+
+_SCAN = json.JSONDecoder().scan_once  # the C scanner; strict=True, NaN/Infinity accepted
