@@ -1,23 +1,27 @@
-/* The zygote's per-program loop in C: receive a request, prepare the child's directory, capture
- * file and socket, clone the child as the supervisor's (CLONE_PARENT), hand the supervisor its
- * ends, repeat. It returns to Python only in a new child, or when Python has to act.
+/* The zygote's per-program loop in C: receive a request, prepare the child's area (a fresh
+ * tmpfs, or a clean directory), capture file and socket, clone the child into its namespaces as
+ * the supervisor's (CLONE_PARENT), confine it, hand the supervisor its ends, repeat. It returns
+ * to Python only in a new child, or when Python has to act.
  *
  * Why C: after every clone all of the zygote's pages are shared copy-on-write with the child,
  * so each page the zygote writes before the next clone costs a page copy. A Python loop writes
  * dozens of pages per iteration (frames, objects, reference counts); this loop writes its own
- * stack only. The protocol is the one zygote.py documents; zygote.py keeps a Python loop with
- * the same behaviour for interpreters where this extension was not built.
+ * stack only. The protocol and the confinement are those of zygote.py and
+ * isolation.confine_child, which keep a Python loop with the same behaviour for interpreters
+ * where this extension was not built (a test pins both to the same child state).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <grp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -29,8 +33,24 @@
 #ifndef CLONE_PARENT
 #define CLONE_PARENT 0x00008000
 #endif
+#ifndef POLLRDHUP
+#define POLLRDHUP 0x2000
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
 
-#define REQUEST_SIZE 12 /* zygote.REQUEST: three native uint32 */
+#define REQUEST_WORDS 5 /* zygote.REQUEST: memory_mb, cpu_s, file_mb, nproc, tmpfs_mb */
+#define REQUEST_SIZE (REQUEST_WORDS * 4)
+#define TMPFS_INODES 16384
+
+typedef struct {
+    const char *sandbox_dir, *home;
+    char tmp[4096], shm[4096];
+    int uid, drop_caps, fresh_tmpfs, oom_adjust, nproc;
+    long clone_flags;
+} confinement;
 
 static void send_error(int ctl, const char *what, int err) {
     char message[512];
@@ -72,11 +92,11 @@ static int send_child(int ctl, int32_t pid, int sock_fd, int out_fd) {
 
 /* An unnamed file for the child's stdout/stderr; a name unlinked at once where the filesystem
  * has no O_TMPFILE. */
-static int capture_file(const char *root) {
-    int fd = open(root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+static int capture_file(const char *dir) {
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
     if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)) return fd;
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/capture-%ld", root, (long)getpid()) >= (int)sizeof path) {
+    if (snprintf(path, sizeof path, "%s/capture-%ld", dir, (long)getpid()) >= (int)sizeof path) {
         errno = ENAMETOOLONG;
         return -1;
     }
@@ -85,15 +105,60 @@ static int capture_file(const char *root) {
     return fd;
 }
 
-/* The child's confinement, the same steps as isolation.confine_child (for a child of a prepared
- * zygote) after _run_child's fd wiring, done here so the child runs no Python until confined:
- * in Python those steps wrote ~75 of the zygote's pages (each a copy-on-write fault) and took
- * ~180 us per program. Any failure ends the child (exit code 71; 70 when the supervisor is gone). */
-static void confine(int sock_fd, int out_fd, const char *workdir, int uid, pid_t supervisor,
-                    const uint32_t request[3]) {
+/* The per-program area: home (cwd), tmp and shm, owned by the sandbox uid. With fresh_tmpfs
+ * the previous program's tmpfs is detached and a new one mounted (O(1) whatever it held);
+ * otherwise the directories must be empty ("dirty" goes back to Python, which moves them). */
+static int prepare_area(const confinement *c, uint32_t tmpfs_mb, const char **what) {
+    if (c->fresh_tmpfs) {
+        char options[128];
+        snprintf(options, sizeof options, "size=%um,nr_inodes=%d,mode=0755", tmpfs_mb, TMPFS_INODES);
+        (void)umount2(c->sandbox_dir, MNT_DETACH);
+        if (mount("tmpfs", c->sandbox_dir, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) {
+            *what = "mount sandbox tmpfs";
+            return -1;
+        }
+    }
+    const char *dirs[3] = {c->home, c->tmp, c->shm};
+    for (int i = 0; i < 3; i++) {
+        if (mkdir(dirs[i], 0700) != 0) {
+            *what = "mkdir";
+            return -1;
+        }
+        if (c->uid >= 0 && chown(dirs[i], (uid_t)c->uid, (gid_t)c->uid) != 0) {
+            *what = "chown";
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int area_clean(const confinement *c) {
+    if (c->fresh_tmpfs) return 1;
+    const char *dirs[3] = {c->home, c->tmp, c->shm};
+    for (int i = 0; i < 3; i++)
+        if (rmdir(dirs[i]) != 0 && errno != ENOENT) return 0;
+    return 1;
+}
+
+static void drop_capabilities(void) {
+    for (int cap = 0; cap < 64; cap++) (void)prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+    (void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    uint32_t header[2] = {0x20080522, 0}; /* _LINUX_CAPABILITY_VERSION_3, this process */
+    uint32_t data[6] = {0, 0, 0, 0, 0, 0};
+    if (syscall(SYS_capset, header, data) != 0) _exit(71);
+}
+
+/* The child's confinement, the same steps as isolation.confine_child after _run_child's fd
+ * wiring, done here so the child runs no Python until confined. Any failure ends the child
+ * (exit code 71; 70 when the supervisor is gone). */
+static void confine(int ctl, int sock_fd, int out_fd, const confinement *c,
+                    const uint32_t request[REQUEST_WORDS]) {
     if (setpgid(0, 0) != 0) _exit(71);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) _exit(71);
-    if (getppid() != supervisor) _exit(70);
+    /* The supervisor holds the other end of ctl: if it died before the death signal was armed,
+     * the socket is hung up (getppid() says nothing here: in a new PID namespace it is 0). */
+    struct pollfd alive = {.fd = ctl, .events = POLLRDHUP, .revents = 0};
+    if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLHUP | POLLRDHUP | POLLERR))) _exit(70);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 ||
         dup2(sock_fd, 3) < 0)
@@ -102,13 +167,18 @@ static void confine(int sock_fd, int out_fd, const char *workdir, int uid, pid_t
     if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
 #endif
         for (int fd = 4; fd < 65536; fd++) close(fd);
-    if (chdir(workdir) != 0) _exit(71);
+    if (chdir(c->home) != 0) _exit(71);
+    if (c->oom_adjust) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+        if (fd < 0 || write(fd, "1000", 4) != 4) _exit(71);
+        close(fd);
+    }
     /* isolation.set_limits: address space, CPU s, file size, open files, core, processes (and
      * threads), locked memory; hard == soft, never above the current hard limit. */
     const struct { int resource; rlim_t value; } limits[] = {
         {RLIMIT_AS, (rlim_t)request[0] * 1024 * 1024}, {RLIMIT_CPU, (rlim_t)request[1]},
         {RLIMIT_FSIZE, (rlim_t)request[2] * 1024 * 1024}, {RLIMIT_NOFILE, 64}, {RLIMIT_CORE, 0},
-        {RLIMIT_NPROC, 1}, {RLIMIT_MEMLOCK, 0},
+        {RLIMIT_NPROC, (rlim_t)request[3]}, {RLIMIT_MEMLOCK, 0},
     };
     for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
         struct rlimit current;
@@ -118,31 +188,44 @@ static void confine(int sock_fd, int out_fd, const char *workdir, int uid, pid_t
         struct rlimit next = {value, value};
         if (setrlimit(limits[i].resource, &next) != 0) _exit(71);
     }
-    if (uid >= 0) {
-        if (setgroups(0, NULL) != 0 || setresgid((gid_t)uid, (gid_t)uid, (gid_t)uid) != 0 ||
-            setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
+    if (c->drop_caps) drop_capabilities();
+    if (c->uid >= 0) {
+        if (setgroups(0, NULL) != 0 || setresgid((gid_t)c->uid, (gid_t)c->uid, (gid_t)c->uid) != 0 ||
+            setresuid((uid_t)c->uid, (uid_t)c->uid, (uid_t)c->uid) != 0)
             _exit(71);
     }
 }
 
-/* serve(ctl_fd, root, workdir, uid, supervisor_pid, pending) -> None | "child" | ("dirty", request)
- * None: the supervisor closed the control socket. "child": we are the new child, confined, with
- * its socket on fd 3 and its capture file on fds 1 and 2. "dirty": the previous child's
- * directory is not empty; Python removes it and calls again with the request as `pending`.
- * uid < 0: no uid to drop to. */
+/* serve(ctl_fd, confinement, pending) -> None | "child" | ("dirty", request)
+ * confinement: isolation.Confinement.as_tuple(). None: the supervisor closed the control socket.
+ * "child": we are the new child, confined, with its socket on fd 3 and its capture file on fds
+ * 1 and 2. "dirty": the previous child's directories are not empty; Python moves them aside
+ * and calls again with the request as `pending`. */
 static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
-    int ctl, uid, supervisor;
-    const char *root, *workdir;
+    int ctl;
+    confinement c;
     const char *pending = NULL;
     Py_ssize_t pending_len = 0;
-    if (!PyArg_ParseTuple(args, "issii|z#", &ctl, &root, &workdir, &uid, &supervisor, &pending,
-                          &pending_len))
+    memset(&c, 0, sizeof c);
+    if (!PyArg_ParseTuple(args, "i(ssilpppi)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
+                          &c.clone_flags, &c.drop_caps, &c.fresh_tmpfs, &c.oom_adjust, &c.nproc,
+                          &pending, &pending_len))
         return NULL;
     if (pending != NULL && pending_len != REQUEST_SIZE) {
         PyErr_SetString(PyExc_ValueError, "pending request has the wrong size");
         return NULL;
     }
-    long clone_number = SYS_clone;
+    /* tmp and shm sit next to home. */
+    const char *slash = strrchr(c.home, '/');
+    size_t parent = slash ? (size_t)(slash - c.home) : 0;
+    if (parent + 5 >= sizeof c.tmp) {
+        PyErr_SetString(PyExc_ValueError, "home path too long");
+        return NULL;
+    }
+    memcpy(c.tmp, c.home, parent);
+    memcpy(c.tmp + parent, "/tmp", 5);
+    memcpy(c.shm, c.home, parent);
+    memcpy(c.shm + parent, "/shm", 5);
     unsigned char request[REQUEST_SIZE];
     int have_request = 0;
     if (pending != NULL) {
@@ -156,19 +239,18 @@ static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
                 n = recv(ctl, request, sizeof request, 0);
             } while (n < 0 && errno == EINTR);
             if (n != REQUEST_SIZE) Py_RETURN_NONE;
-            if (rmdir(workdir) != 0 && errno != ENOENT)
+            if (!area_clean(&c))
                 return Py_BuildValue("sy#", "dirty", (const char *)request, (Py_ssize_t)REQUEST_SIZE);
         }
         have_request = 0;
-        if (mkdir(workdir, 0700) != 0) {
-            send_error(ctl, "mkdir", errno);
+        uint32_t words[REQUEST_WORDS];
+        memcpy(words, request, sizeof words);
+        const char *what = NULL;
+        if (prepare_area(&c, words[4], &what) != 0) {
+            send_error(ctl, what, errno);
             continue;
         }
-        if (uid >= 0 && chown(workdir, (uid_t)uid, (gid_t)uid) != 0) {
-            send_error(ctl, "chown", errno);
-            continue;
-        }
-        int out_fd = capture_file(root);
+        int out_fd = capture_file(c.sandbox_dir);
         if (out_fd < 0) {
             send_error(ctl, "capture file", errno);
             continue;
@@ -179,11 +261,9 @@ static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
             close(out_fd);
             continue;
         }
-        long pid = syscall(clone_number, (long)(CLONE_PARENT | SIGCHLD), 0L, 0L, 0L, 0L);
+        long pid = syscall(SYS_clone, (long)(CLONE_PARENT | SIGCHLD) | c.clone_flags, 0L, 0L, 0L, 0L);
         if (pid == 0) {
-            uint32_t limits[3];
-            memcpy(limits, request, sizeof limits);
-            confine(sv[1], out_fd, workdir, uid, (pid_t)supervisor, limits);
+            confine(ctl, sv[1], out_fd, &c, words);
             return PyUnicode_FromString("child");
         }
         if (pid < 0)

@@ -44,9 +44,10 @@ SAFE_BUILTINS.update(NotImplemented=NotImplemented, Ellipsis=Ellipsis)
 # Modules the judge evaluates itself when a test names them (through the program's own alias,
 # e.g. `np`, or through `__import__('math')`), and the names a test may use without the program
 # defining them (a test file's imports).
+# Only modules without state a program could change: decimal (its context) is left to the child.
 TRUSTED_MODULES = frozenset(
     "math cmath operator itertools functools collections collections.abc heapq bisect string re "
-    "fractions decimal statistics datetime copy json numbers unicodedata textwrap zoneinfo enum "
+    "fractions statistics datetime copy json numbers unicodedata textwrap zoneinfo enum "
     "numpy numpy.linalg numpy.testing".split())
 AUTO_IMPORT = frozenset("math copy re string itertools collections functools heapq bisect "
                         "operator statistics fractions decimal json".split())

@@ -14,7 +14,8 @@ test's answers are final, so a test never sees the next one's inputs.
                                     order, stopping after the first that raised or whose value
                                     holds a program object; not eager: no reply
   ("eval", k)                    -> ["v", value] | ["x", base, desc, mem]
-  ("apply", k, args, kwargs)     -> codes[k]'s value called with the decoded arguments
+  ("apply", k, [args, kwargs])   -> codes[k]'s value called with the decoded arguments; when the
+                                    call changed mutable arguments: ["v", value, changes]
   ("op", name, *args)            -> an operation on program objects (remote.py), e.g.
                                     ("op", "getattr", obj, "x"); "next" -> ["n", [values], end]
 
@@ -164,11 +165,17 @@ class _Program:
                     continue
                 raise
 
-    def value(self, compute) -> str:
-        """["v", value] for what `compute()` returns, or the error it raised."""
+    def value(self, compute, changes: bool = False) -> str:
+        """["v", value] for what `compute()` returns (["v", value, changes] after a call that
+        changed its arguments), or the error it raised."""
         try:
             result = compute()
-            return '["v",' + self.codec.dumps(result) + "]"
+            text = self.codec.dumps(result)
+            if changes:
+                changed = self.codec.changes()
+                if changed:
+                    return '["v",' + text + "," + self.codec.dumps(changed) + "]"
+            return '["v",' + text + "]"
         except values.ValueLimit as e:
             return _json(["x", "ValueError", f"the value cannot be sent: {e}", False])
         except BaseException as e:  # noqa: BLE001
@@ -187,6 +194,10 @@ class _Program:
             if self.codec.produced_handle:
                 break  # the judge works on this program object before the next call runs
         return _batch(parts, None)
+
+    def call(self, function, arguments):
+        args, kwargs = self.codec.decode_args(arguments)
+        return function(*args, **kwargs)
 
     def next_items(self, obj, n) -> str:
         codec = self.codec
@@ -209,7 +220,7 @@ class _Program:
         if name == "next":
             return self.next_items(dec(request[2]), request[3])
         if name == "call":
-            return self.value(lambda: dec(request[2])(*dec(request[3]), **dec(request[4])))
+            return self.value(lambda: self.call(dec(request[2]), request[3]), changes=True)
         if name == "getattr":
             return self.value(lambda: _getattr(dec(request[2]), request[3]))
         if name == "getitem":
@@ -255,9 +266,8 @@ def handle(program: _Program, request: tuple) -> str | None:
     if kind == "eval":
         return program.value(lambda: program.evaluate(program.codes[request[1]]))
     if kind == "apply":
-        dec = program.codec.decode
-        return program.value(lambda: program.evaluate(program.codes[request[1]])(
-            *dec(request[2]), **dec(request[3])))
+        return program.value(lambda: program.call(program.evaluate(program.codes[request[1]]),
+                                                  request[2]), changes=True)
     if kind == "op":
         return program.op(request)
     raise frames.FrameError(f"unknown request {kind!r:.40}")

@@ -1,12 +1,23 @@
-"""Kernel-level confinement for the zygote (once) and each sandbox child (per program).
+"""Kernel-level confinement: of the zygote once (and so of every child), of each child, of the judge.
 
-Zygote, when root: private mount namespace (tmpfs over /tmp, /var/tmp, /dev/shm, /run/lock;
-/proc remounted with hidepid=2 so other users' processes are invisible) and a network namespace
-with only a downed loopback. Not root: an unprivileged user + network namespace where the kernel
-allows it, otherwise none (see docs/sandbox.md). Zygote, always: its own session, default signal
-dispositions, a scrubbed environment. Child: its own process group, parent-death signal, rlimits
-with hard == soft, private cwd/HOME/TMPDIR, and, when root, a per-slot unprivileged uid/gid with
-no supplementary groups; no_new_privs.
+Levels, strongest first (the report says which one a slot got, and what is missing from "full"):
+
+- full (root): the zygote gets private mount, network and IPC namespaces and pivots into the
+  minimal read-only root of rootfs.py; each program is cloned into its own PID and IPC
+  namespaces (killing it ends everything it started: setsid, double forks, cleared death
+  signals change nothing), runs as a uid unique to its slot and pool with no supplementary
+  groups, in a fresh size-capped tmpfs (/sbx: home, tmp, shm) unmounted after it, inside the
+  slot's memory cgroup (cgroups.py: memfd, tmpfs and page cache count against `memory_mb`).
+- userns (no root, user namespaces allowed): the same namespaces and root from an unprivileged
+  user namespace; children drop every capability but keep the worker's uid, and memory is
+  bounded by RLIMIT_AS plus the tmpfs cap (no cgroup).
+- landlock (no user namespaces): the zygote restricts itself with Landlock to reading the same
+  view and writing its sandbox directory (no TCP, no signals or abstract sockets outside);
+  programs are single-threaded (RLIMIT_NPROC 1) and the supervisor sweeps up escapees as
+  their subreaper.
+- none: rlimits, a private directory and the process group only.
+Always: rlimits with hard == soft, a scrubbed environment, no_new_privs, stdin from /dev/null,
+output to an unnamed size-limited file, parent-death signals.
 """
 from __future__ import annotations
 
@@ -15,22 +26,30 @@ import os
 import resource
 import signal
 import sys
+from dataclasses import dataclass
+
+from sandbox_workers import landlock, rootfs
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
-MS_REC = 0x4000
-MS_PRIVATE = 1 << 18
-MS_NOSUID = 2
-MS_NODEV = 4
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
-SANDBOX_UID_BASE = 61000  # slot k runs programs as uid/gid SANDBOX_UID_BASE + k when root
+PR_SET_CHILD_SUBREAPER = 36
+# Root: slot uids are UID_BASE + the supervisor's pid, unique among the slots (of every pool) on
+# this host while they live.
+UID_BASE = 1_600_000_000
+THREADS = 64           # RLIMIT_NPROC where programs run in their own PID namespace
+TMPFS_INODES = 16384
+LEVELS = ("full", "userns", "landlock", "none")
 
 _libc = ctypes.CDLL(None, use_errno=True)
+_prctl = _libc.prctl
+_prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
 
-# World-writable places a dropped uid could otherwise write to; shadowed by root-owned tmpfs.
-_SHADOWED_DIRS = ("/var/tmp", "/dev/shm", "/run/lock", "/var/lock")
 CHILD_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -49,90 +68,97 @@ def _check(rc: int, what: str) -> None:
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _mount(source: str, target: str, fstype: str | None, flags: int, data: str | None) -> None:
-    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
-                       ctypes.c_ulong(flags), data.encode() if data else None), f"mount {target}")
+@dataclass(frozen=True)
+class Confinement:
+    """What every child of a zygote gets (the C clone loop takes it as a tuple)."""
+    sandbox_dir: str   # the per-program area: a fresh tmpfs (fresh_tmpfs) or a directory
+    home: str          # cwd and HOME; tmp and shm sit next to it
+    uid: int           # uid/gid to become, -1 to keep
+    clone_flags: int   # namespaces each child is cloned into
+    drop_caps: bool    # clear every capability (children of a user namespace)
+    fresh_tmpfs: bool
+    oom_adjust: bool   # raise the child's OOM score (the zygote's is lowered)
+    nproc: int
+
+    def as_tuple(self) -> tuple:
+        return (self.sandbox_dir, self.home, self.uid, self.clone_flags, int(self.drop_caps),
+                int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc)
 
 
-MS_BIND = 4096
-_PATH_MOUNT = "/srv"  # shadowed by a tmpfs inside the zygote's private mount namespace
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
 
 
-def _world_readable(path: str) -> bool:
-    path = os.path.abspath(path)
-    while True:
-        try:
-            mode = os.stat(path).st_mode
-        except OSError:
-            return False
-        if not mode & 0o001:
-            return False
-        parent = os.path.dirname(path)
-        if parent == path:
-            return True
-        path = parent
+def _enter_user_namespace() -> None:
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC),
+           "unshare(user, mount, network, ipc)")
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"0 {uid} 1")
+    _write("/proc/self/gid_map", f"0 {gid} 1")
 
 
-def _expose_import_paths() -> dict:
-    """Bind import directories a dropped uid cannot reach (e.g. Python under /root) to /srv/pN."""
-    hidden = [p for p in sys.path if p and os.path.isdir(p) and not _world_readable(p)]
-    if not hidden:
-        return {}
-    _mount("tmpfs", _PATH_MOUNT, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-    mapping = {}
-    for i, path in enumerate(hidden):
-        target = os.path.join(_PATH_MOUNT, f"p{i}")
-        os.mkdir(target, 0o755)
-        _mount(path, target, None, MS_BIND | MS_REC, None)
-        mapping[path] = target
-    return mapping
+def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confinement]:
+    """Confine the zygote (and so every child it clones) as strongly as this host allows."""
+    root = os.geteuid() == 0
+    report = {"root": root, "packages": view.packages, "errors": {}}
+    home = rootfs.SANDBOX_HOME
+    try:
+        if root:
+            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC), "unshare(mount, network, ipc)")
+        else:
+            _enter_user_namespace()
+        rootfs.mount("none", "/", None, rootfs.MS_REC | rootfs.MS_PRIVATE)
+        rootfs.build_root(view, "/tmp", uid=slot_uid if root else None, proc=root)
+        level = "full" if root else "userns"
+        confinement = Confinement(rootfs.SANDBOX_DIR, home, slot_uid if root else -1,
+                                  CLONE_NEWPID | CLONE_NEWIPC, not root, True, root, THREADS)
+        report.update(filesystem="minimal read-only root (mount namespace, pivot_root)",
+                      network="none (private network namespace)",
+                      processes="own PID namespace per program", ipc="private per program",
+                      uid=f"per slot: {slot_uid}" if root else "the worker's (capabilities dropped)",
+                      tmp="fresh tmpfs per program")
+    except OSError as e:
+        report["errors"]["namespaces"] = str(e)
+        level, confinement = _landlock_fallback(view, report)
+    report["level"] = level
+    report["threads"] = confinement.nproc
+    return report, confinement
 
 
-def setup_zygote_namespaces() -> dict:
-    """Confine the zygote (and so every child it forks); return which protections hold."""
-    report = {"root": os.geteuid() == 0, "netns": False, "mountns": False, "hidepid": False,
-              "uid_drop": os.geteuid() == 0, "sandbox_root": None}
-    if report["root"]:
-        try:
-            _check(_libc.unshare(CLONE_NEWNET), "unshare(CLONE_NEWNET)")
-            report["netns"] = True
-        except OSError as e:
-            report["netns_error"] = str(e)
-        try:
-            _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
-            _mount("none", "/", None, MS_REC | MS_PRIVATE, None)
-            _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0711,size=512m,nr_inodes=65536")
-            for path in _SHADOWED_DIRS:
-                if os.path.isdir(path) and not os.path.islink(path):
-                    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-            report["mountns"] = True
-            try:
-                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV, "hidepid=2")
-                report["hidepid"] = True
-            except OSError as e:
-                report["hidepid_error"] = str(e)
-            report["path_map"] = _expose_import_paths()
-            root = "/tmp/sbx"
-            os.makedirs(root, mode=0o711, exist_ok=True)
-            report["sandbox_root"] = root
-        except OSError as e:
-            report["mountns_error"] = str(e)
-    else:
-        uid, gid = os.getuid(), os.getgid()
-        try:
-            _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare(CLONE_NEWUSER|CLONE_NEWNET)")
-            with open("/proc/self/setgroups", "w") as f:
-                f.write("deny")
-            with open("/proc/self/uid_map", "w") as f:
-                f.write(f"{uid} {uid} 1")
-            with open("/proc/self/gid_map", "w") as f:
-                f.write(f"{gid} {gid} 1")
-            report["netns"] = True
-        except OSError as e:
-            report["netns_error"] = str(e)
-    if report["sandbox_root"] is None:
-        report["sandbox_root"] = _private_dir(os.environ.get("TMPDIR") or "/tmp", "sbx-")
-    return report
+def _landlock_fallback(view: rootfs.View, report: dict) -> tuple[str, Confinement]:
+    sandbox_dir = _private_dir(os.environ.get("TMPDIR") or "/tmp", "sbx-")
+    home = os.path.join(sandbox_dir, "home")
+    report.update(filesystem="host", network="host", processes="process group + subreaper sweep",
+                  ipc="host", uid="the worker's", tmp="directory per program")
+    confinement = Confinement(sandbox_dir, home, -1, 0, False, False, False, 1)
+    try:
+        readable = view.readable() + ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
+        abi = landlock.restrict(readable, [sandbox_dir, "/dev/null"])
+        report.update(filesystem=f"read-only view (Landlock ABI {abi})",
+                      network="TCP blocked (Landlock)" if abi >= 4 else "host",
+                      ipc="signals and abstract sockets scoped (Landlock)" if abi >= 6 else "host")
+        return "landlock", confinement
+    except OSError as e:
+        report["errors"]["landlock"] = str(e)
+        return "none", confinement
+
+
+def missing_guarantees(report: dict) -> list[str]:
+    """What this slot lacks against the full level (empty when full)."""
+    missing = []
+    level = report.get("level")
+    if level != "full":
+        missing.append("a uid of its own per slot" if level == "userns" else "namespaces (no root, "
+                       "no user namespaces): filesystem, network, IPC and process isolation")
+    if report.get("memory", "").startswith("address space"):
+        missing.append("memory accounting of memfd/tmpfs/page cache (no memory cgroup)")
+    if level in ("landlock", "none"):
+        missing.append("threads (RLIMIT_NPROC 1 without a PID namespace)")
+    if level == "none":
+        missing.append("a read-only filesystem view (no Landlock)")
+    return missing
 
 
 def _private_dir(parent: str, prefix: str) -> str:
@@ -148,53 +174,30 @@ def _private_dir(parent: str, prefix: str) -> str:
     raise FileExistsError(f"no free directory name under {parent}")
 
 
-def _hard_caps() -> dict:
-    caps = {}
-    for which in _LIMITED:
-        _, hard = resource.getrlimit(which)
-        caps[which] = hard
-    return caps
-
-
 _LIMITED = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE,
-            resource.RLIMIT_CORE, resource.RLIMIT_NPROC) + (
-            (resource.RLIMIT_MEMLOCK,) if hasattr(resource, "RLIMIT_MEMLOCK") else ())
+            resource.RLIMIT_CORE, resource.RLIMIT_NPROC, resource.RLIMIT_MEMLOCK)
 
 
-def set_limits(memory_mb: int, cpu_s: int, file_mb: int, max_files: int = 64,
-               hard_caps: dict | None = None) -> None:
-    """Apply rlimits with hard == soft so the program cannot raise them back.
-
-    `hard_caps` (the current hard limits, as _hard_caps() reads them) saves a child the reads
-    when its zygote already made them; a limit is never set above its hard cap.
-    """
-    values = (memory_mb * 1024 * 1024, cpu_s, file_mb * 1024 * 1024, max_files, 0,
-              1,  # RLIMIT_NPROC counts threads too: no new processes or threads
-              0)
-    caps = hard_caps or _hard_caps()
+def set_limits(memory_mb: int, cpu_s: int, file_mb: int, nproc: int, max_files: int = 64) -> None:
+    """Apply rlimits with hard == soft so the program cannot raise them back; never above a
+    limit's current hard value."""
+    values = (memory_mb * 1024 * 1024, cpu_s, file_mb * 1024 * 1024, max_files, 0, nproc, 0)
     for which, value in zip(_LIMITED, values):
-        hard = caps[which]
+        _, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
 
 
-_prepared: tuple[int, str | None] | None = None  # (pid, workdir) of a prepared zygote
-_prepared_caps: dict | None = None
-_prctl = _libc.prctl
-_prctl.argtypes = (ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong)
-
-
-def prepare_zygote_process(workdir: str | None = None, path_map: dict | None = None) -> None:
+def prepare_zygote_process(confinement: Confinement) -> None:
     """Per-process state every child would otherwise set itself, done once in the zygote.
 
     A new session here (not per child: with scheduler autogroups, setsid costs about a
     millisecond) detaches the zygote and all its children from any controlling terminal; a child
     is never a session leader, so it cannot acquire one. Children inherit the signal
-    dispositions, the scrubbed environment (HOME/TMPDIR = `workdir`, the one path each child's
-    fresh private directory is created at) and the import path rewritten through `path_map`.
+    dispositions, the scrubbed environment, an import path without directories the view lacks,
+    and no_new_privs.
     """
-    global _prepared, _prepared_caps
     try:
         os.setsid()
     except PermissionError:  # already a session leader
@@ -204,48 +207,146 @@ def prepare_zygote_process(workdir: str | None = None, path_map: dict | None = N
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversized writes raise OSError instead
     os.environ.clear()
     os.environ.update(CHILD_ENV)
-    if workdir is not None:
-        os.environ.update(HOME=workdir, TMPDIR=workdir)
-        if "tempfile" in sys.modules:  # already imported: its cached default must follow TMPDIR
-            sys.modules["tempfile"].tempdir = workdir
-    if path_map:
-        sys.path[:] = [path_map.get(p, p) for p in sys.path]
-        sys.path_importer_cache.clear()
+    tmp = os.path.join(os.path.dirname(confinement.home), "tmp")
+    os.environ.update(HOME=confinement.home, TMPDIR=tmp)
+    if "tempfile" in sys.modules:  # already imported: its cached default must follow TMPDIR
+        sys.modules["tempfile"].tempdir = tmp
+    sys.path[:] = [p for p in sys.path if p and os.path.isdir(p)]
+    sys.path_importer_cache.clear()
+    if confinement.oom_adjust:
+        try:
+            _write("/proc/self/oom_score_adj", "-1000")  # the OOM killer picks the program
+        except OSError:
+            pass
     # Inherited by every child and irrevocable; the zygote itself never execs.
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-    _prepared_caps = _hard_caps()
-    _prepared = (os.getpid(), workdir)
 
 
-def confine_child(*, workdir: str, uid: int | None, parent_pid: int, memory_mb: int, cpu_s: int,
-                  file_mb: int, path_map: dict | None = None, prepared_by: int | None = None) -> None:
-    """Run in the freshly forked child before any untrusted code; raises on failure.
-
-    `parent_pid` is the process the child must die with (checked after arming the death
-    signal); `prepared_by` the process it was forked from, `parent_pid` unless the child was
-    cloned as a sibling. When that process is a zygote prepared for this `workdir`, only the
-    per-child steps run; otherwise the child prepares itself first (and so gets a session of
-    its own).
-    """
-    if _prepared == (parent_pid if prepared_by is None else prepared_by, workdir):
-        os.setpgid(0, 0)  # its own process group, killed as a whole; the session is the zygote's
+def fresh_sandbox(confinement: Confinement, tmpfs_mb: int) -> None:
+    """The per-program area for the next child (the Python clone loop; the C loop does the
+    same): a new tmpfs (O(1) whatever the last program left), or emptied directories."""
+    if confinement.fresh_tmpfs:
+        base = confinement.sandbox_dir
+        _libc.umount2(base.encode(), rootfs.MNT_DETACH)
+        rootfs.mount("tmpfs", base, "tmpfs", rootfs.MS_NOSUID | rootfs.MS_NODEV,
+                     f"size={tmpfs_mb}m,nr_inodes={TMPFS_INODES},mode=0755")
     else:
-        prepare_zygote_process(workdir, path_map)
+        clear_area(confinement)
+    for path in _area(confinement):
+        os.mkdir(path, 0o700)
+        if confinement.uid >= 0:
+            os.chown(path, confinement.uid, confinement.uid)
+
+
+def _area(confinement: Confinement) -> list[str]:
+    parent = os.path.dirname(confinement.home)
+    return [confinement.home, os.path.join(parent, "tmp"), os.path.join(parent, "shm")]
+
+
+def clear_area(confinement: Confinement) -> None:
+    """Remove what a program left in its directories (levels without a per-program tmpfs):
+    iteratively and relative to directory fds, so no tree depth, path length or permission
+    bits the program chose can stop it or crash the zygote."""
+    for path in _area(confinement):
+        try:
+            os.rmdir(path)
+            continue
+        except FileNotFoundError:
+            continue
+        except OSError:
+            pass
+        parent = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            _remove_tree(parent, os.path.basename(path))
+        finally:
+            os.close(parent)
+
+
+def _remove_tree(parent_fd: int, name: str) -> None:
+    stack = [(parent_fd, name, None)]  # (dir fd of the parent, entry name, fd of the entry)
+    while stack:
+        dir_fd, entry, fd = stack[-1]
+        if fd is None:
+            try:
+                os.chmod(entry, 0o700, dir_fd=dir_fd, follow_symlinks=False)
+            except OSError:
+                pass
+            fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+            stack[-1] = (dir_fd, entry, fd)
+        pushed = False
+        with os.scandir(fd) as entries:
+            for item in entries:
+                if item.is_dir(follow_symlinks=False):
+                    stack.append((fd, item.name, None))
+                    pushed = True
+                    break
+                try:
+                    os.unlink(item.name, dir_fd=fd)
+                except FileNotFoundError:
+                    pass
+        if pushed:
+            continue
+        os.close(fd)
+        stack.pop()
+        os.rmdir(entry, dir_fd=dir_fd)
+
+
+def confine_child(confinement: Confinement, request: tuple, ctl_fd: int) -> None:
+    """In the freshly cloned child, before any untrusted code (the Python clone loop; the C loop
+    does the same steps): its own process group, death signal, cwd, rlimits, capabilities, uid."""
+    import select
+    memory_mb, cpu_s, file_mb, nproc, _ = request
+    os.setpgid(0, 0)
     _check(_prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
-    if os.getppid() != parent_pid:
-        os._exit(70)
-    os.chdir(workdir)
-    set_limits(memory_mb, cpu_s, file_mb, hard_caps=_prepared_caps)
-    if uid is not None:
+    poller = select.poll()
+    poller.register(ctl_fd, select.POLLRDHUP)
+    if any(ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR) for _, ev in poller.poll(0)):
+        os._exit(70)  # the supervisor died before the death signal was armed
+    os.chdir(confinement.home)
+    if confinement.oom_adjust:
+        _write("/proc/self/oom_score_adj", "1000")
+    set_limits(memory_mb, cpu_s, file_mb, nproc)
+    if confinement.drop_caps:
+        _drop_capabilities()
+    if confinement.uid >= 0:
         os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
+        os.setresgid(confinement.uid, confinement.uid, confinement.uid)
+        os.setresuid(confinement.uid, confinement.uid, confinement.uid)
 
 
-def confine_judge(memory_mb: int) -> None:
+def _drop_capabilities() -> None:
+    PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 47, 4
+    for cap in range(64):
+        _prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(header, data), "capset")
+
+
+def confine_judge(memory_mb: int) -> dict:
     """The judge evaluates test expressions on values the program chose: bound its memory (a
-    MemoryError is a test error, not a host problem) and keep it from gaining privileges."""
+    MemoryError is a test error, not a host problem), keep it off the network and unable to
+    write files or gain privileges."""
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    report = {}
+    if os.geteuid() == 0:
+        try:
+            _check(_libc.unshare(CLONE_NEWNET), "unshare(network)")
+            report["network"] = "none"
+        except OSError as e:
+            report["network"] = str(e)
     _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    try:
+        landlock.restrict(handled=landlock.WRITES)
+        report["writes"] = "none (Landlock)"
+    except OSError as e:
+        report["writes"] = str(e)
+    return report
+
+
+def become_subreaper() -> None:
+    """Orphans of the supervisor's children come back to it (so it can end escapees)."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)

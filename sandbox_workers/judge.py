@@ -122,7 +122,7 @@ class Channel:
 
     def value(self, tree: list):
         """The value of a ["v", x] reply, or the exception of an ["x", ...] reply."""
-        if tree[0] == "v" and len(tree) == 2:
+        if tree[0] == "v" and len(tree) in (2, 3):
             return self.codec.decode(tree[1])
         if tree[0] == "x" and len(tree) == 4:
             raise program_exception(tree[1:])
@@ -130,6 +130,20 @@ class Channel:
 
     def op(self, name: str, *args):
         return self.request(("op", name, *[self.codec.encode(a) for a in args]))
+
+    def call(self, head: tuple, args, kwargs):
+        """A call into the program with trusted arguments: they are copied in, and the changes
+        the call made to them are copied back into the same objects (as if shared)."""
+        codec = self.codec
+        try:
+            self.send(head + (codec.encode_args([list(args), dict(kwargs)]),))
+            reply = self.reply()
+            value = self.value(reply)
+            if len(reply) == 3:
+                codec.accept_changes(reply[2])
+            return value
+        finally:
+            codec.forget_sent()
 
     def next(self, proxy: remote.Remote):
         """next() of a program iterator, fetched in growing chunks (1, 8, 64 ... 4096), so
@@ -243,8 +257,7 @@ def evaluate(plan: Plan, channel: Channel, wrappers: dict, want_value: bool = Fa
         return channel.request(("eval", k))
 
     def apply(k, args, kwargs):
-        return channel.request(("apply", k, channel.codec.encode(list(args)),
-                                channel.codec.encode(kwargs)))
+        return channel.call(("apply", k), args, kwargs)
 
     env = {"__builtins__": {}, assert_split.CALL_HOOK: call, assert_split.APPLY_HOOK: apply}
     for name, obj in split.names.items():

@@ -39,13 +39,19 @@ def _supervisor_env() -> dict:
     return env
 
 
+class IsolationError(RuntimeError):
+    """This host cannot give the sandbox its full isolation, and weaker was not allowed."""
+
+
 class _Slot:
-    def __init__(self, index: int, cpu: int | None, preimport: tuple[str, ...] | None):
+    def __init__(self, index: int, cpu: int | None, preimport: tuple[str, ...] | None,
+                 packages: tuple[str, ...] | None):
         self.index = index
         self.cpu = cpu
+        lists = ["-" if names is None else ",".join(names) for names in (preimport, packages)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-m", "sandbox_workers.supervisor", str(index), "-" if cpu is None else str(cpu)]
-            + ([] if preimport is None else [",".join(preimport)]),
+            [sys.executable, "-S", "-m", "sandbox_workers.supervisor", str(index),
+             "-" if cpu is None else str(cpu), *lists],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_supervisor_env(), close_fds=True,
             cwd="/")
         self.buffer = b""
@@ -89,18 +95,30 @@ class SandboxPool:
     """
 
     def __init__(self, num_workers: int | None = None, *, pin_cpus: bool = True,
-                 preimport: Iterable[str] | None = None):
+                 preimport: Iterable[str] | None = None, packages: Iterable[str] | None = None,
+                 allow_weaker_isolation: bool = False):
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         self.num_workers = int(num_workers or len(cpus) or os.cpu_count() or 1)
         if self.num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         self._cpus = cpus if pin_cpus else []
         self._preimport = None if preimport is None else tuple(_check_module_names(preimport))
-        self.slots = [self._start(i) for i in range(self.num_workers)]
+        self._packages = None if packages is None else tuple(_check_distribution_names(packages))
+        self.slots = [self._start(0)]
         self.isolation = self.slots[0].ready
+        missing = self.isolation.get("missing") or []
+        if missing and not allow_weaker_isolation:
+            self.close()
+            raise IsolationError(
+                f"this host cannot fully isolate sandboxed programs (level "
+                f"{self.isolation.get('level')!r}; missing: {'; '.join(missing)}). Run as root "
+                f"with cgroups for full isolation, or pass allow_weaker_isolation=True "
+                f"(--allow-weaker-isolation) to accept it.")
+        self.slots += [self._start(i) for i in range(1, self.num_workers)]
 
     def _start(self, index: int) -> _Slot:
-        slot = _Slot(index, self._cpus[index % len(self._cpus)] if self._cpus else None, self._preimport)
+        slot = _Slot(index, self._cpus[index % len(self._cpus)] if self._cpus else None, self._preimport,
+                     self._packages)
         line = slot.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"sandbox supervisor {index} failed to start (see stderr)")
@@ -218,15 +236,24 @@ def _check_module_names(names: Iterable[str]) -> list[str]:
     return names
 
 
+def _check_distribution_names(names: Iterable[str]) -> list[str]:
+    names = [names] if isinstance(names, str) else list(names)
+    for name in names:
+        if not name or not all(c.isalnum() or c in "-_." for c in str(name)):
+            raise ValueError(f"packages: {name!r} is not a distribution name")
+    return names
+
+
 def _test_count(job) -> int:
     tests = job.get("tests") if isinstance(job, dict) else None
     return len(tests) if isinstance(tests, list) else 0
 
 
 def execute_jobs(jobs: Iterable[dict], *, num_workers: int | None = None,
-                 progress: bool = False, preimport: Iterable[str] | None = None) -> Iterator[dict]:
+                 progress: bool = False, preimport: Iterable[str] | None = None,
+                 allow_weaker_isolation: bool = False) -> Iterator[dict]:
     """Run jobs on a fork-server pool on this host; yield one result per job as each completes."""
-    pool = SandboxPool(num_workers, preimport=preimport)
+    pool = SandboxPool(num_workers, preimport=preimport, allow_weaker_isolation=allow_weaker_isolation)
     try:
         yield from pool.run(jobs, progress=progress)
     finally:

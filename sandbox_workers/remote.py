@@ -46,11 +46,26 @@ def _compare(opname: str, flag: int, dunders: str):
     def method(self, other):
         if program_made(other):
             return self._sbx_channel.op("cmp", opname, self, other)
+        if opname in ("eq", "ne") and self._sbx_flags & values.MAPPING_EQ:
+            return _mapping_equal(self, other) if opname == "eq" else _negate(_mapping_equal(self, other))
         if self._sbx_flags & flag:
             _refuse(self, f"`{_SYMBOLS[opname]}`", dunders)
         return NotImplemented
     method.__name__ = f"__{opname}__"
     return method
+
+
+def _mapping_equal(remote: "Remote", other):
+    """collections.abc.Mapping's ==, evaluated here: the program supplies its items, the
+    trusted side compares them."""
+    from collections.abc import Mapping
+    if not isinstance(other, Mapping):
+        return NotImplemented
+    return dict(remote.items()) == dict(other.items())
+
+
+def _negate(result):
+    return result if result is NotImplemented else not result
 
 
 def _arith(opname: str, reflected: bool):
@@ -99,7 +114,7 @@ class Remote:
         raise AttributeError("program objects cannot be changed by the trusted side")
 
     def __call__(self, *args, **kwargs):
-        return self._sbx_channel.op("call", self, list(args), kwargs)
+        return self._sbx_channel.call(("op", "call", {"h": self._sbx_ref}), args, kwargs)
 
     def __getitem__(self, key):
         return self._sbx_channel.op("getitem", self, key)
@@ -116,6 +131,8 @@ class Remote:
         if program_made(item):
             return bool(self._sbx_channel.op("contains", self, item))
         if self._sbx_flags & values.CUSTOM_CONTAINS:
+            # Its own __contains__ would see the test value (and decide); deciding by its
+            # iteration instead would pass a program whose __contains__ is wrong.
             _refuse(self, "`in`", "__contains__")
         for element in self:  # Python's fallback for classes without __contains__
             if element is item or element == item:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import dataclasses
 import gc
 import json
 import math
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from sandbox_workers import frames, isolation, jobs, judge, zygote
+from sandbox_workers import cgroups, frames, isolation, jobs, judge, rootfs, zygote
 
 OUTPUT_HEAD_BYTES = 2048
 FILE_MB = 16
@@ -44,23 +45,42 @@ class _Child:
 
 
 class Supervisor:
-    def __init__(self, slot: int, preimport: list[str] | None = None):
+    def __init__(self, slot: int, preimport: list[str] | None = None, packages: list[str] | None = None):
         self.slot = slot
+        isolation.become_subreaper()
+        root = os.geteuid() == 0
+        uid = isolation.UID_BASE + os.getpid() if root else None
+        self.cgroup, cgroup_error = cgroups.SlotCgroup.create(f"sbx-{os.getpid()}") if root else (None, "not root")
         ctl, ctl_zygote = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # The view is planned here (importlib.metadata stays out of the zygote's memory).
+        view = rootfs.plan_view(rootfs.DEFAULT_PACKAGES if packages is None else packages)
+        config = {"slot": slot, "uid": uid, "preimport": preimport, "view": dataclasses.asdict(view)}
         # A fresh interpreter (exec, not fork): the zygote's memory never held the supervisor's.
         # LD_BIND_NOW: the zygote resolves every dynamic symbol once at start, so children do
         # not each resolve (and copy-on-write the GOT for) functions the zygote never called.
+        # MALLOC_ARENA_MAX: a program's threads share two malloc arenas instead of reserving
+        # 64 MiB of address space each under RLIMIT_AS.
         self.zygote = subprocess.Popen(
-            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()), str(slot)]
-            + ([] if preimport is None else [",".join(preimport)]),
+            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()),
+             json.dumps(config)],
             pass_fds=[ctl_zygote.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            env=dict(os.environ, LD_BIND_NOW="1"))
+            env=dict(os.environ, LD_BIND_NOW="1", MALLOC_ARENA_MAX="2"))
         ctl_zygote.close()
         self.ctl = ctl
+        if self.cgroup is not None:
+            self.cgroup.add(self.zygote.pid)  # before it clones anything: children are born inside
         ready = ctl.recv(65536)
         if not ready:
             raise RuntimeError(f"sandbox zygote exited at start (code {self.zygote.wait()})")
         self.isolation = json.loads(ready)
+        if self.cgroup is not None:
+            self.isolation["memory"] = (f"memory cgroup v{self.cgroup.version}: memory_mb + "
+                                        f"{cgroups.ZYGOTE_SLACK_MB} MiB, memfd/tmpfs/page cache included")
+        else:
+            self.isolation["memory"] = f"address space limit + tmpfs cap (no memory cgroup: {cgroup_error})"
+        self.isolation["missing"] = isolation.missing_guarantees(self.isolation)
+        self.sweep = not self.isolation.get("processes", "").startswith("own PID namespace")
+        self.oom_kills = self.cgroup.oom_kills() if self.cgroup is not None else 0
         self.progress = mmap.mmap(-1, judge.PROGRESS.size + jobs.MAX_TESTS)
         self.seq = 0
         self.judge_restarts = 0
@@ -100,8 +120,7 @@ class Supervisor:
                 return None
 
     def close(self) -> None:
-        """Stop the judge and the zygote and wait for them: the zygote removes its sandbox
-        directories on the way out (our exit would SIGKILL it through its death signal)."""
+        """Stop the judge and the zygote and wait for them, then remove the slot's cgroup."""
         self._stop_judge()
         self.ctl.close()
         try:
@@ -109,11 +128,16 @@ class Supervisor:
         except subprocess.TimeoutExpired:
             self.zygote.kill()
             self.zygote.wait()
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
     # -- children --------------------------------------------------------------------------
     def _spawn(self, memory_mb: int, cpu_s: int) -> tuple[_Child, int]:
         """A new confined child: (child, its socket fd)."""
-        self.ctl.send(zygote.REQUEST.pack(memory_mb, cpu_s, FILE_MB))
+        if self.cgroup is not None:
+            self.cgroup.set_memory_mb(memory_mb)
+        self.ctl.send(zygote.REQUEST.pack(memory_mb, cpu_s, FILE_MB, self.isolation["threads"],
+                                          memory_mb))
         data, fds, _, _ = socket.recv_fds(self.ctl, 4096, 2)
         if len(data) != zygote.REPLY.size or len(fds) != 2:
             for fd in fds:
@@ -124,14 +148,50 @@ class Supervisor:
         (pid,) = zygote.REPLY.unpack(data)
         return _Child(pid, fds[1]), fds[0]
 
-    @staticmethod
-    def _end(child: _Child) -> int:
-        """SIGKILL the child's process group and reap it; its wait status."""
+    def _end(self, child: _Child) -> int:
+        """SIGKILL the child's process group and reap it; its wait status. Where programs have
+        no PID namespace of their own, also end whatever they left running (the supervisor is
+        the subreaper: orphans come back to it)."""
         try:
             os.killpg(child.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        return _reap(child.pid)
+        status = _reap(child.pid)
+        if self.sweep:
+            self._sweep()
+        return status
+
+    def _sweep(self) -> None:
+        keep = {self.zygote.pid, self.judge_pid}
+        for _ in range(100):
+            try:
+                with open(f"/proc/self/task/{os.getpid()}/children") as f:
+                    strays = [int(p) for p in f.read().split() if int(p) not in keep]
+            except OSError:
+                return
+            if not strays:
+                return
+            for pid in strays:
+                try:
+                    os.killpg(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+                _reap(pid)
+
+    def _exit_kind(self, wait_status: int) -> str:
+        """What a child's exit says: "timeout" (CPU limit), "memory" (the OOM killer), "crash",
+        or "killed" (by us)."""
+        kind = _exit_kind(wait_status)
+        if kind == "killed" and self.cgroup is not None:
+            kills = self.cgroup.oom_kills()
+            if kills != self.oom_kills:
+                self.oom_kills = kills
+                return "memory"
+        return kind
 
     # -- one job ---------------------------------------------------------------------------
     def run(self, raw_job) -> dict:
@@ -164,7 +224,7 @@ class Supervisor:
                 outcome = message["done"]
                 break
             # A fresh child for the next test (fresh_state, values mode after a failure).
-            previous = _exit_kind(self._end(child))
+            previous = self._exit_kind(self._end(child))
             _close_output(finished)
             finished.append(child)
             try:
@@ -181,7 +241,7 @@ class Supervisor:
         wait_status = self._end(child)
         status, error = outcome["status"], outcome.get("error")
         if outcome.get("child") == "died" and status in ("crash", "ok"):
-            kind = _exit_kind(wait_status)
+            kind = self._exit_kind(wait_status)
             if kind in ("memory", "timeout"):
                 status = kind
             error = f"{error}: {_exit_text(wait_status)}" if error else _exit_text(wait_status)
@@ -264,8 +324,9 @@ def _output_head(fd: int) -> str | None:
 
 
 def main(argv=None) -> int:
-    """argv: SLOT [CPU|- [MODULES]]; with CPU, the slot (supervisor, zygote, children) stays on that
-    core; MODULES (comma-separated) replaces the zygote's default pre-imports."""
+    """argv: SLOT [CPU|- [MODULES|- [PACKAGES]]]; with CPU, the slot (supervisor, zygote,
+    children) stays on that core; MODULES (comma-separated) replaces the zygote's default
+    pre-imports; PACKAGES (comma-separated distributions) replaces rootfs.DEFAULT_PACKAGES."""
     argv = sys.argv[1:] if argv is None else argv
     slot = int(argv[0]) if argv else 0
     ctypes.CDLL(None).prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -280,7 +341,9 @@ def main(argv=None) -> int:
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     except (AttributeError, OSError):
         pass
-    supervisor = Supervisor(slot, [m for m in argv[2].split(",") if m] if len(argv) > 2 else None)
+    lists = [None if len(argv) <= i or argv[i] == "-" else [m for m in argv[i].split(",") if m]
+             for i in (2, 3)]
+    supervisor = Supervisor(slot, *lists)
     gc.freeze()
     gc.set_threshold(20_000, 20, 20)
     out = sys.stdout.buffer

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 
 MAX_DEPTH = 400
@@ -45,6 +46,7 @@ CUSTOM_ORDER = 2     # defines < <= > >=
 CUSTOM_ARITH = 4     # defines arithmetic or bitwise operators
 CUSTOM_CONTAINS = 8  # defines `in`
 ITERATOR = 16        # has __next__
+MAPPING_EQ = 128     # its == is collections.abc.Mapping's (compare items on the trusted side)
 CALLABLE = 32
 IS_CLASS = 64
 
@@ -66,6 +68,19 @@ BUILTIN_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 _BUILTIN_FUNCTION = type(len)
 _DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return False
+    except UnicodeEncodeError:
+        return True
+
+
+def _utf16_units(text: str) -> list:
+    """A string's code points as numbers: JSON escapes would merge a surrogate pair into one."""
+    return [ord(c) for c in text]
 
 
 class ValueLimit(ValueError):
@@ -109,11 +124,48 @@ def _user_defines(cls: type, names) -> bool:
     return False
 
 
+def _stdlib_dir() -> str:
+    return os.path.dirname(os.__file__)
+
+
+def _program_wrote(method) -> bool:
+    """Whether a class attribute is a function the program wrote (not a builtin slot, not code
+    the stdlib wrote, e.g. the str/format EnumType copies into IntEnum subclasses)."""
+    method = getattr(method, "__func__", method)
+    code = getattr(method, "__code__", None)
+    if code is None:
+        return False
+    filename = code.co_filename
+    return not (filename.startswith(_stdlib_dir()) or filename.startswith("<frozen"))
+
+
+def _program_defines(cls: type, names) -> bool:
+    """Whether the program's own code defines one of `names` for instances of `cls`."""
+    for klass in cls.__mro__:
+        d = klass.__dict__
+        if any(n in d and _program_wrote(d[n]) for n in names):
+            return True
+    return False
+
+
+def _user_defines_before(cls: type, stop: type, names) -> bool:
+    for klass in cls.__mro__:
+        if klass is stop:
+            return False
+        if any(n in klass.__dict__ for n in names):
+            return True
+    return False
+
+
 def handle_flags(v) -> int:
     cls = type(v)
     flags = 0
     if _user_defines(cls, _COMPARE):
         flags |= CUSTOM_EQ
+        abc = sys.modules.get("collections.abc")
+        owner = next((k for k in cls.__mro__ if "__eq__" in k.__dict__), None)
+        if abc is not None and owner is abc.Mapping and not _user_defines_before(cls, owner, _COMPARE):
+            flags = (flags & ~CUSTOM_EQ) | MAPPING_EQ
     if _user_defines(cls, _ORDER):
         flags |= CUSTOM_ORDER
     if _user_defines(cls, _ARITH):
@@ -146,6 +198,14 @@ class ChildCodec:
         self._ids: dict[int, int] = {}
         self._described: set[int] = set()
         self._kinds: dict[type, object] = {}
+        # Mutable arguments of the current call (the judge's objects, copied in): a result
+        # that is one of them, or holds one, names it ({"a": i}) instead of a copy, and their
+        # changes are sent back (copy-out), so identity and in-place mutation look as in Python.
+        self.received: list = []
+        self._received_ids: dict[int, int] = {}
+        self._before: list = []
+        self._top = None
+        self._tracking = False
 
     # -- handles ---------------------------------------------------------------------------
     def ref(self, obj) -> int:
@@ -187,10 +247,16 @@ class ChildCodec:
         if depth > MAX_DEPTH:
             raise ValueLimit(f"value is nested deeper than {MAX_DEPTH}")
         t = type(v)
-        if v is None or t is str or t is bool or t is float:
+        if t is str:
+            return v if v.isascii() or not _has_surrogates(v) else {"u": _utf16_units(v)}
+        if v is None or t is bool or t is float:
             return v
         if t is int:
             return _int(v)
+        if self._received_ids:
+            i = self._received_ids.get(id(v))
+            if i is not None and self.received[i] is v and not (depth == 0 and v is self._top):
+                return {"a": i}
         d = depth + 1
         if t is list:
             return [self.encode(x, d) for x in v]
@@ -229,8 +295,10 @@ class ChildCodec:
         if coll is not None:
             if t is coll.Counter:
                 return lambda v, d: self._items("Ctr", v, d)
-            if t is coll.OrderedDict:
-                return lambda v, d: self._items("OD", v, d)
+            if t is coll.OrderedDict:  # its own order (move_to_end), not the dict's
+                return lambda v, d: {"OD": [[self.encode(k, d), self.encode(x, d)] for k, x in v.items()]}
+            if t is coll.ChainMap:
+                return lambda v, d: {"CM": [self.encode(m, d) for m in v.maps]}
             if t is coll.defaultdict:
                 return self._defaultdict
             if t is coll.deque:
@@ -253,13 +321,19 @@ class ChildCodec:
         if zoneinfo is not None and t is zoneinfo.ZoneInfo:
             return lambda v, d: {"zi": str(v.key)} if v.key is not None else self.handle(v)
         np = m.get("numpy")
-        if np is not None and t.__module__ == "numpy":
+        if np is not None and t.__module__.partition(".")[0] == "numpy":
             if t is np.ndarray:
                 return self._ndarray
             if issubclass(t, np.generic) and t.__module__ == "numpy" and t is not np.object_:
                 return self._np_scalar
+            if issubclass(t, np.dtype):
+                return lambda v, d: ({"ndt": v.str} if v.fields is None and v.kind not in "OV"
+                                     else self.handle(v))
         if t in (type, _BUILTIN_FUNCTION):
             return self._builtin_object
+        array = m.get("array")
+        if array is not None and t is array.array:
+            return lambda v, d: {"ar": [v.typecode, v.tolist()]}
         enum = m.get("enum")
         if enum is not None and isinstance(t, enum.EnumType):
             return self._enum
@@ -375,7 +449,7 @@ class ChildCodec:
 
     def _enum(self, v, d):
         cls = type(v)
-        if _user_defines(cls, SPECIAL_METHODS - {"__hash__"}):
+        if _program_defines(cls, SPECIAL_METHODS - {"__hash__"}):
             return self.handle(v)
         cls_ref = self.ref(cls)
         try:
@@ -402,23 +476,91 @@ class ChildCodec:
         return {"en": entry}
 
     # -- decoding the judge's arguments ----------------------------------------------------
+    def decode_args(self, tree):
+        """Arguments of one call; their mutable containers are remembered (see `received`)."""
+        self.received, self._received_ids, self._tracking = [], {}, True
+        try:
+            value = self.decode(tree)
+        finally:
+            self._tracking = False
+        self._before = [self.contents(obj) for obj in self.received]
+        return value
+
+    def _keep(self, obj):
+        if self._tracking:
+            self._received_ids[id(obj)] = len(self.received)
+            self.received.append(obj)
+        return obj
+
     def decode(self, x):
-        """Rebuild an argument the judge sent (already a marshal-decoded tree of plain data)."""
+        """Rebuild an argument the judge sent (already a marshal-decoded tree of plain data).
+        Containers are made before their elements, in the judge's encoding order, so `{"a": i}`
+        names the same object on both sides."""
         t = type(x)
         if x is None or t in (bool, int, float, str):
             return x
+        dec = self.decode
         if t is list:
-            return [self.decode(e) for e in x]
+            out = self._keep([])
+            out.extend(dec(e) for e in x)
+            return out
         if t is not dict or len(x) != 1:
             raise ValueLimit(f"malformed argument of type {t.__name__}")
         (tag, body), = x.items()
+        if tag == "a":
+            if type(body) is not int or not 0 <= body < len(self.received):
+                raise ValueLimit("unknown argument reference")
+            return self.received[body]
         if tag == "h":
             return self.resolve(body)
         if tag == "T":
             return _import_attr(body)
         if tag == "em":
-            return self.resolve(body[0])(self.decode(body[1]))
-        return _rebuild(tag, body, self.decode)
+            return self.resolve(body[0])(dec(body[1]))
+        if tag in ("d", "Ctr", "OD", "dd", "s", "ba", "dq"):
+            return self._mutable(tag, body)
+        return _rebuild(tag, body, dec)
+
+    def _mutable(self, tag, body):
+        import collections
+        dec = self.decode
+        if tag == "s":
+            out = self._keep(set())
+            for e in body:
+                out.add(dec(e))
+            return out
+        if tag == "ba":
+            return self._keep(bytearray(body.encode("latin-1")))
+        if tag == "dq":
+            out = self._keep(collections.deque(maxlen=None if body[0] is None else _from_int(body[0])))
+            out.extend(dec(e) for e in body[1])
+            return out
+        if tag == "dd":
+            out = self._keep(collections.defaultdict())
+            out.default_factory = None if body[0] is None else dec(body[0])
+            items = body[1]
+        else:
+            out = self._keep({"d": dict, "Ctr": collections.Counter, "OD": collections.OrderedDict}[tag]())
+            items = body
+        for k, v in items:
+            key = dec(k)
+            out[key] = dec(v)
+        return out
+
+    def contents(self, obj):
+        """The encoding of a received object's own contents (other received objects by reference)."""
+        self._top, self._budget = obj, MAX_NODES
+        try:
+            return self.encode(obj, 0)
+        finally:
+            self._top = None
+
+    def changes(self) -> list:
+        """[[i, contents], ...] for the received objects the call changed; then forget them."""
+        out = [[i, after] for i, (obj, before) in enumerate(zip(self.received, self._before))
+               if (after := self.contents(obj)) != before]
+        self.received, self._received_ids, self._before = [], {}, []
+        return out
 
 
 class _NoRebuild(Exception):
@@ -464,6 +606,19 @@ def _rebuild(tag: str, body, dec):
             return collections.OrderedDict((dec(k), dec(v)) for k, v in body)
         factory = None if body[0] is None else dec(body[0])
         return collections.defaultdict(factory, {dec(k): dec(v) for k, v in body[1]})
+    if tag == "u":
+        if type(body) is not list or not all(type(c) is int and 0 <= c < 0x110000 for c in body):
+            raise ValueLimit("malformed string")
+        return "".join(map(chr, body))
+    if tag == "CM":
+        import collections
+        return collections.ChainMap(*[dec(m) for m in body])
+    if tag == "ar":
+        import array
+        return array.array(str(body[0]), [dec(e) for e in body[1]])
+    if tag == "ndt":
+        import numpy as np
+        return np.dtype(str(body))
     if tag == "dq":
         import collections
         return collections.deque((dec(e) for e in body[1]),
@@ -545,6 +700,8 @@ class TrustedCodec:
     def __init__(self, channel):
         self.channel = channel
         self.mirrors: dict[int, type] = {}
+        self.sent: list | None = None  # mutable containers of the arguments being sent
+        self._sent_ids: dict[int, int] = {}
 
     def loads(self, text: str | bytes):
         if len(text) > MAX_BYTES + 1024:
@@ -583,6 +740,10 @@ class TrustedCodec:
                 return self._enum(body, dec)
             if tag == "sub":
                 return self._subclass(body, dec)
+            if tag == "a":  # one of the arguments we sent (the same object, as in Python)
+                if self.sent is None or type(body) is not int or not 0 <= body < len(self.sent):
+                    raise ValueLimit("unknown argument reference")
+                return self.sent[body]
             if tag == "T":  # a builtin the program returned (`int`, `len`): ours, by name
                 import builtins
                 module, _, name = str(body).partition(":")
@@ -647,6 +808,39 @@ class TrustedCodec:
         return instance
 
     # -- arguments for the child -----------------------------------------------------------
+    def encode_args(self, value):
+        """Encode a call's arguments, remembering their mutable containers in `self.sent` (in
+        the order the child rebuilds them) until `accept_changes` / `forget_sent`."""
+        self.sent, self._sent_ids = [], {}
+        return self.encode(value)
+
+    def accept_changes(self, changes) -> None:
+        """Apply the child's copy-out: each changed argument container is updated in place."""
+        if type(changes) is not list:
+            raise ValueLimit("malformed changes")
+        for entry in changes:
+            if type(entry) is not list or len(entry) != 2 or type(entry[0]) is not int or not (
+                    self.sent is not None and 0 <= entry[0] < len(self.sent)):
+                raise ValueLimit("malformed change")
+            target, new = self.sent[entry[0]], self.decode(entry[1])
+            if type(new) is not type(target):
+                raise ValueLimit("a change of an argument's type")
+            if isinstance(target, (list, bytearray)):
+                target[:] = new
+            elif isinstance(target, set):
+                target.clear()
+                target.update(new)
+            elif isinstance(target, dict):
+                target.clear()
+                for k, x in new.items():
+                    dict.__setitem__(target, k, x) if type(target) is dict else target.__setitem__(k, x)
+            else:  # deque
+                target.clear()
+                target.extend(new)
+
+    def forget_sent(self) -> None:
+        self.sent, self._sent_ids = None, {}
+
     def encode(self, v, depth: int = 0):
         """A trusted value as a marshal-able tagged tree for the child."""
         if depth > MAX_DEPTH:
@@ -656,6 +850,12 @@ class TrustedCodec:
             return v
         if t is int:
             return _int(v)
+        if self.sent is not None and t in (_MUTABLE or _mutable_types()):
+            i = self._sent_ids.get(id(v))
+            if i is not None:
+                return {"a": i}
+            self._sent_ids[id(v)] = len(self.sent)
+            self.sent.append(v)
         enc = lambda e: self.encode(e, depth + 1)  # noqa: E731
         ref = getattr(v, "_sbx_ref", None) if not isinstance(v, type) else None
         if type(ref) is int:
@@ -725,6 +925,17 @@ class _TrustedTreeCodec(ChildCodec):
 
     def ref(self, obj):
         raise _Handle()
+
+
+_MUTABLE: tuple = ()
+
+
+def _mutable_types() -> tuple:
+    global _MUTABLE
+    import collections
+    _MUTABLE = (list, dict, set, bytearray, collections.deque, collections.Counter,
+                collections.OrderedDict, collections.defaultdict)
+    return _MUTABLE
 
 
 def _trusted_name(v) -> str | None:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from sandbox_workers import SandboxPool
-from sandbox_workers.isolation import SANDBOX_UID_BASE
+from sandbox_workers.isolation import UID_BASE
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -160,7 +160,7 @@ def test_pool_survives_and_serves_next_job(world):
 
 
 def test_no_process_left_behind(world):
-    sandbox_uids = {SANDBOX_UID_BASE + i for i in range(len(world["pool"].slots))}
+    sandbox_uids = {UID_BASE + s.proc.pid for s in world["pool"].slots}
     leftovers = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
