@@ -12,6 +12,7 @@ from typing import Iterable, Iterator
 from sandbox_workers import jobs as jobs_mod
 from sandbox_workers.progress import Progress
 
+ALLOW_WEAKER_ENV = "SANDBOX_ALLOW_WEAKER_ISOLATION"
 IN_FLIGHT_PER_SLOT = 4  # the supervisor flushes results when one job is left (serve_lines)
 MAX_ATTEMPTS = 2
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,8 +35,9 @@ def _supervisor_env() -> dict:
     """A scrubbed environment: no credentials or tokens ever reach the sandbox side."""
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONPATH": _import_path(),
            "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "0"}
-    if os.environ.get("SANDBOX_PYTHON_CLONE_LOOP") == "1":  # see zygote.py
-        env["SANDBOX_PYTHON_CLONE_LOOP"] = "1"
+    for name in ("SANDBOX_PYTHON_CLONE_LOOP", "SANDBOX_FORCE_LEVEL"):  # tests: zygote.py, isolation.py
+        if os.environ.get(name):
+            env[name] = os.environ[name]
     return env
 
 
@@ -96,7 +98,7 @@ class SandboxPool:
 
     def __init__(self, num_workers: int | None = None, *, pin_cpus: bool = True,
                  preimport: Iterable[str] | None = None, packages: Iterable[str] | None = None,
-                 allow_weaker_isolation: bool = False):
+                 allow_weaker_isolation: bool | None = None):
         cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         self.num_workers = int(num_workers or len(cpus) or os.cpu_count() or 1)
         if self.num_workers < 1:
@@ -106,14 +108,16 @@ class SandboxPool:
         self._packages = None if packages is None else tuple(_check_distribution_names(packages))
         self.slots = [self._start(0)]
         self.isolation = self.slots[0].ready
+        if allow_weaker_isolation is None:
+            allow_weaker_isolation = os.environ.get(ALLOW_WEAKER_ENV, "0") == "1"
         missing = self.isolation.get("missing") or []
         if missing and not allow_weaker_isolation:
             self.close()
             raise IsolationError(
                 f"this host cannot fully isolate sandboxed programs (level "
                 f"{self.isolation.get('level')!r}; missing: {'; '.join(missing)}). Run as root "
-                f"with cgroups for full isolation, or pass allow_weaker_isolation=True "
-                f"(--allow-weaker-isolation) to accept it.")
+                f"with cgroups for full isolation, or accept it with allow_weaker_isolation=True, "
+                f"--allow-weaker-isolation or {ALLOW_WEAKER_ENV}=1.")
         self.slots += [self._start(i) for i in range(1, self.num_workers)]
 
     def _start(self, index: int) -> _Slot:
@@ -251,7 +255,7 @@ def _test_count(job) -> int:
 
 def execute_jobs(jobs: Iterable[dict], *, num_workers: int | None = None,
                  progress: bool = False, preimport: Iterable[str] | None = None,
-                 allow_weaker_isolation: bool = False) -> Iterator[dict]:
+                 allow_weaker_isolation: bool | None = None) -> Iterator[dict]:
     """Run jobs on a fork-server pool on this host; yield one result per job as each completes."""
     pool = SandboxPool(num_workers, preimport=preimport, allow_weaker_isolation=allow_weaker_isolation)
     try:

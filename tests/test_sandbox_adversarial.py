@@ -124,11 +124,17 @@ def world(tmp_path_factory):
     os.unlink(canaries[1])
 
 
+# Programs that return the expected value after a side effect: with threads and processes
+# allowed (each program in its own PID namespace) a pass is honest; what must hold is that the
+# side effect stays contained (test_no_process_left_behind, test_pool_survives_and_serves_next_job).
+CONTAINED = {"multiprocessing", "thread_outlives", "kill_parent"}
+
+
 def test_suite_is_large_enough():
     assert len(CASES) >= 40
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", sorted(set(CASES) - CONTAINED))
 def test_no_hostile_program_passes(world, name):
     result = world["results"][name]
     assert len(result["outcomes"]) == len(CASES[name][1])
@@ -141,8 +147,10 @@ def test_expected_statuses(world):
     for name in ("busy_loop", "busy_loop_import", "sleep", "c_level_pow", "catastrophic_regex", "disarm_timers"):
         assert r[name]["status"] == "timeout", r[name]
     assert r["memory_bomb"]["status"] == "memory"
-    for name in ("segfault", "kill_group", "os_exit_import", "sys_exit_import"):
+    for name in ("segfault", "os_exit_import", "sys_exit_import"):
         assert r[name]["status"] == "crash", r[name]
+    # killpg(0) from the first process of its own PID namespace: the kernel ignores it
+    assert "pass" not in r["kill_group"]["outcomes"], r["kill_group"]
     # Program objects compared with a test value: an __eq__ of the program's own is never run
     # against the expected value (an error naming the construct); without one, Python's default.
     for name in ("always_equal", "list_subclass", "int_subclass", "str_subclass"):
@@ -196,5 +204,6 @@ def test_network_and_secrets_blocked(world):
 
 def test_isolation_report(world):
     iso = world["pool"].isolation
-    if os.geteuid() == 0:
-        assert iso["uid_drop"] and iso["netns"] and iso["mountns"] and iso["hidepid"], iso
+    if os.geteuid() != 0:
+        pytest.skip("full isolation needs root")
+    assert iso["level"] == "full" and iso["missing"] == [], iso
