@@ -50,7 +50,14 @@ typedef struct {
     char tmp[4096], shm[4096];
     int uid, drop_caps, fresh_tmpfs, oom_adjust, nproc;
     long clone_flags;
+    const char *seccomp; /* struct sock_filter[], from isolation.seccomp_filter() */
+    Py_ssize_t seccomp_len;
 } confinement;
+
+struct filter_program {
+    unsigned short len;
+    const void *filter;
+};
 
 static void send_error(int ctl, const char *what, int err) {
     char message[512];
@@ -154,19 +161,20 @@ static void drop_capabilities(void) {
 static void confine(int ctl, int sock_fd, int out_fd, const confinement *c,
                     const uint32_t request[REQUEST_WORDS]) {
     if (setpgid(0, 0) != 0) _exit(71);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) _exit(71);
-    /* The supervisor holds the other end of ctl: if it died before the death signal was armed,
-     * the socket is hung up (getppid() says nothing here: in a new PID namespace it is 0). */
-    struct pollfd alive = {.fd = ctl, .events = POLLRDHUP, .revents = 0};
-    if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLHUP | POLLRDHUP | POLLERR))) _exit(70);
+    /* ctl is still open (the liveness check below reads it); close_range keeps fds 0-3 only
+     * after it, so duplicate ctl out of the way first. */
+    int ctl_copy = fcntl(ctl, F_DUPFD_CLOEXEC, 64);
+    if (ctl_copy < 0) _exit(71);
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0 ||
         dup2(sock_fd, 3) < 0)
         _exit(71);
 #ifdef SYS_close_range
-    if (syscall(SYS_close_range, 4U, ~0U, 0U) != 0)
+    if (syscall(SYS_close_range, 4U, (unsigned)ctl_copy - 1U, 0U) != 0 ||
+        syscall(SYS_close_range, (unsigned)ctl_copy + 1U, ~0U, 0U) != 0)
 #endif
-        for (int fd = 4; fd < 65536; fd++) close(fd);
+        for (int fd = 4; fd < 65536; fd++)
+            if (fd != ctl_copy) close(fd);
     if (chdir(c->home) != 0) _exit(71);
     if (c->oom_adjust) {
         int fd = open("/proc/self/oom_score_adj", O_WRONLY);
@@ -194,6 +202,17 @@ static void confine(int ctl, int sock_fd, int out_fd, const confinement *c,
             setresuid((uid_t)c->uid, (uid_t)c->uid, (uid_t)c->uid) != 0)
             _exit(71);
     }
+    /* After the uid change, which clears it. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) _exit(71);
+    /* The supervisor holds the other end of ctl: if it died before the death signal was armed,
+     * the socket is hung up (getppid() says nothing here: in a new PID namespace it is 0). */
+    struct pollfd alive = {.fd = ctl_copy, .events = POLLRDHUP, .revents = 0};
+    if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLHUP | POLLRDHUP | POLLERR))) _exit(70);
+    close(ctl_copy);
+    if (c->seccomp_len > 0) {
+        struct filter_program program = {(unsigned short)(c->seccomp_len / 8), c->seccomp};
+        if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &program, 0, 0) != 0) _exit(71);
+    }
 }
 
 /* serve(ctl_fd, confinement, pending) -> None | "child" | ("dirty", request)
@@ -207,9 +226,9 @@ static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
     const char *pending = NULL;
     Py_ssize_t pending_len = 0;
     memset(&c, 0, sizeof c);
-    if (!PyArg_ParseTuple(args, "i(ssilpppi)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
+    if (!PyArg_ParseTuple(args, "i(ssilpppiy#)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
                           &c.clone_flags, &c.drop_caps, &c.fresh_tmpfs, &c.oom_adjust, &c.nproc,
-                          &pending, &pending_len))
+                          &c.seccomp, &c.seccomp_len, &pending, &pending_len))
         return NULL;
     if (pending != NULL && pending_len != REQUEST_SIZE) {
         PyErr_SetString(PyExc_ValueError, "pending request has the wrong size");

@@ -67,6 +67,38 @@ _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 _NON_LEAF = _STRUCTURAL + _COMPREHENSIONS + (ast.Lambda, ast.NamedExpr)
 
 
+def _builtin_attribute_names() -> frozenset:
+    """Methods and attributes of the value types results rebuild as: `f(x).startswith('a')`
+    runs str.startswith here, on the rebuilt value, so a program that patched the type in its
+    own process changes nothing (on a program object the name is still looked up in the child)."""
+    import collections
+    import datetime
+    import fractions
+    names = set()
+    for t in (str, bytes, bytearray, list, tuple, dict, set, frozenset, int, float, complex, bool,
+              range, slice, collections.Counter, collections.OrderedDict, collections.deque,
+              collections.defaultdict, fractions.Fraction, datetime.date, datetime.datetime,
+              datetime.time, datetime.timedelta):
+        names.update(n for n in dir(t) if not n.startswith("_"))
+    names.update("all any argmax argmin argsort astype copy cumsum dtype flatten item max mean min "
+                 "ndim nonzero prod ravel reshape round shape size squeeze std sum tolist "
+                 "transpose var T".split())  # numpy arrays
+    # Methods that change the object must change the program's object, in the child.
+    mutating = set("append extend insert remove pop clear sort reverse popitem setdefault update add "
+                   "discard difference_update intersection_update symmetric_difference_update "
+                   "appendleft extendleft popleft rotate subtract".split())
+    return frozenset(names - mutating)
+
+
+BUILTIN_ATTRIBUTES = _builtin_attribute_names()
+# Dunders a test may not call on a value the program made: they would hand the test value to
+# the program's own operator (`f(1).__eq__(5)`), exactly what `==` is kept from doing.
+_GUARDED_DUNDERS = frozenset(f"__{n}__" for n in (
+    "eq ne lt le gt ge contains add sub mul matmul truediv floordiv mod divmod pow lshift rshift "
+    "and xor or radd rsub rmul rmatmul rtruediv rfloordiv rmod rdivmod rpow rlshift rrshift rand "
+    "rxor ror").split())
+
+
 class InvalidTest(ValueError):
     """A test string is not one assert statement the executor can evaluate safely."""
 
@@ -292,11 +324,15 @@ class _Splitter:
         has_bound = bool(self.free[id(node)] & bound)
         closable = not has_bound and id(node) not in self.walrus
         leaf = not isinstance(node, _NON_LEAF)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                node.func.attr in _GUARDED_DUNDERS):
+            raise InvalidTest(f"calling {node.func.attr} on a value directly cannot be scored "
+                              f"safely (it hands the test value to the program's own operator)")
         if closable and leaf and id(node) in self.unsafe:
             return self.closed(node, conditional)  # the judge may not evaluate it: the child does
         if not program and id(node) not in self.unsafe:
             return node
-        if closable and leaf:
+        if closable and leaf and self._spine_closable(node):
             if not isinstance(node, ast.Call) or self.program_names(node.func, bound):
                 return self.closed(node, conditional)
         if isinstance(node, ast.Call):
@@ -307,7 +343,10 @@ class _Splitter:
         if isinstance(node, ast.NamedExpr):
             node.value = self.split(node.value, bound, conditional)
             return node
-        if isinstance(node, ast.Lambda):
+        if isinstance(node, ast.Lambda):  # defaults are evaluated when the lambda is made
+            node.args.defaults = [self.split(d, bound, conditional) for d in node.args.defaults]
+            node.args.kw_defaults = [d if d is None else self.split(d, bound, conditional)
+                                     for d in node.args.kw_defaults]
             node.body = self.split(node.body, bound | _bound_by(node.args), True)
             return node
         if isinstance(node, _COMPREHENSIONS):
@@ -337,12 +376,29 @@ class _Splitter:
         raise InvalidTest(f"cannot evaluate {type(node).__name__} {ast.unparse(node)[:80]!r}: it "
                           f"mixes test-local names with the program's")
 
+    def _spine_closable(self, node) -> bool:
+        """Whether `node` may run in the child whole: its receiver chain (`x` in `x.m(a)`,
+        `x(a)`, `x[i]`) holds no comparison or arithmetic with test values, and reads no
+        non-mutating builtin method off a result (`f(1).startswith('a')` is split, so
+        str.startswith runs here on the rebuilt value)."""
+        while True:
+            if isinstance(node, ast.Call):
+                node = node.func
+            elif isinstance(node, ast.Attribute):
+                if node.attr in BUILTIN_ATTRIBUTES:
+                    return False
+                node = node.value
+            elif isinstance(node, ast.Subscript):
+                node = node.value
+            else:
+                return not isinstance(node, _NON_LEAF)
+
     def _call(self, node: ast.Call, bound, conditional) -> ast.expr:
         func_program = self.program_names(node.func, bound)
         func_closable = (not (self.free[id(node.func)] & bound) and id(node.func) not in self.walrus)
         args = [self.split(a, bound, conditional) for a in node.args]
         keywords = [ast.keyword(kw.arg, self.split(kw.value, bound, conditional)) for kw in node.keywords]
-        if func_program and func_closable:
+        if func_program and func_closable and self._spine_closable(node.func):
             k = self.site(node.func, conditional, "apply")
             return ast.Call(func=ast.Name(APPLY_HOOK, ast.Load()), args=[
                 ast.Constant(k), ast.Tuple(elts=args, ctx=ast.Load()),

@@ -80,10 +80,11 @@ class Confinement:
     fresh_tmpfs: bool
     oom_adjust: bool   # raise the child's OOM score (the zygote's is lowered)
     nproc: int
+    seccomp: bytes = b""  # the filter program (seccomp_filter()), installed last
 
     def as_tuple(self) -> tuple:
         return (self.sandbox_dir, self.home, self.uid, self.clone_flags, int(self.drop_caps),
-                int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc)
+                int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc, self.seccomp)
 
 
 def _write(path: str, text: str) -> None:
@@ -122,7 +123,8 @@ def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confine
         rootfs.build_root(view, "/tmp", uid=slot_uid if root else None, proc=root)
         level = "full" if root else "userns"
         confinement = Confinement(rootfs.SANDBOX_DIR, home, slot_uid if root else -1,
-                                  CLONE_NEWPID | CLONE_NEWIPC, not root, True, root, THREADS)
+                                  CLONE_NEWPID | CLONE_NEWIPC, not root, True, root, THREADS,
+                                  seccomp_filter())
         report.update(filesystem="minimal read-only root (mount namespace, pivot_root)",
                       network="none (private network namespace)",
                       processes="own PID namespace per program", ipc="private per program",
@@ -141,7 +143,7 @@ def _landlock_fallback(view: rootfs.View, report: dict, skip: bool = False) -> t
     home = os.path.join(sandbox_dir, "home")
     report.update(filesystem="host", network="host", processes="process group + subreaper sweep",
                   ipc="host", uid="the worker's", tmp="directory per program")
-    confinement = Confinement(sandbox_dir, home, -1, 0, False, False, False, 1)
+    confinement = Confinement(sandbox_dir, home, -1, 0, False, False, False, 1, seccomp_filter())
     try:
         if skip:
             raise OSError(f"skipped ({FORCE_LEVEL_ENV}=none)")
@@ -309,11 +311,6 @@ def confine_child(confinement: Confinement, request: tuple, ctl_fd: int) -> None
     import select
     memory_mb, cpu_s, file_mb, nproc, _ = request
     os.setpgid(0, 0)
-    _check(_prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
-    poller = select.poll()
-    poller.register(ctl_fd, select.POLLRDHUP)
-    if any(ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR) for _, ev in poller.poll(0)):
-        os._exit(70)  # the supervisor died before the death signal was armed
     os.chdir(confinement.home)
     if confinement.oom_adjust:
         _write("/proc/self/oom_score_adj", "1000")
@@ -324,6 +321,13 @@ def confine_child(confinement: Confinement, request: tuple, ctl_fd: int) -> None
         os.setgroups([])
         os.setresgid(confinement.uid, confinement.uid, confinement.uid)
         os.setresuid(confinement.uid, confinement.uid, confinement.uid)
+    # After the uid change, which clears it.
+    _check(_prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
+    poller = select.poll()
+    poller.register(ctl_fd, select.POLLRDHUP)
+    if any(ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR) for _, ev in poller.poll(0)):
+        os._exit(70)  # the supervisor died before the death signal was armed
+    install_seccomp(confinement.seccomp)
 
 
 def _drop_capabilities() -> None:
@@ -362,3 +366,78 @@ def confine_judge(memory_mb: int) -> dict:
 def become_subreaper() -> None:
     """Orphans of the supervisor's children come back to it (so it can end escapees)."""
     _prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Seccomp: syscalls no Python program needs and that reach past the namespaces (keyrings are
+# not namespaced: keys a job leaves in its user keyring would be read by the slot's next job),
+# or widen the kernel surface (user namespaces inside the sandbox, io_uring, bpf, perf).
+# ---------------------------------------------------------------------------------------------
+
+_SYSCALLS = {
+    "x86_64": dict(arch=0xC000003E, add_key=248, request_key=249, keyctl=250, io_uring_setup=425,
+                   io_uring_enter=426, io_uring_register=427, bpf=321, userfaultfd=323,
+                   perf_event_open=298, unshare=272, setns=308, kexec_load=246,
+                   kexec_file_load=320, init_module=175, finit_module=313, delete_module=176,
+                   mount=165, umount2=166, pivot_root=155, open_tree=428, move_mount=429,
+                   fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
+                   clone=56, clone3=435),
+    "aarch64": dict(arch=0xC00000B7, add_key=217, request_key=218, keyctl=219, io_uring_setup=425,
+                    io_uring_enter=426, io_uring_register=427, bpf=280, userfaultfd=282,
+                    perf_event_open=241, unshare=97, setns=268, kexec_load=104,
+                    kexec_file_load=294, init_module=105, finit_module=273, delete_module=106,
+                    mount=40, umount2=39, pivot_root=41, open_tree=428, move_mount=429,
+                    fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
+                    clone=220, clone3=435),
+}
+_NAMESPACE_FLAGS = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
+                    | CLONE_NEWNET | 0x02000000)  # CLONE_NEWCGROUP
+
+
+def seccomp_filter() -> bytes:
+    """The children's seccomp program (struct sock_filter[]), or b"" on an unknown machine.
+    Denied: EPERM; clone3: ENOSYS (libc falls back to clone, whose flags are checked: no new
+    namespaces); another architecture's syscall ABI: the process is killed."""
+    machine = os.uname().machine.lower()
+    table = _SYSCALLS.get({"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine))
+    if table is None:
+        return b""
+    import struct
+    LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
+    ALLOW, KILL, ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
+    denied = [table[name] for name in table if name not in ("arch", "clone", "clone3")]
+    # (code, k, jump-if-true label, jump-if-false label); labels resolve to relative offsets
+    program: list = [(LD, 4, None, None), (JEQ, table["arch"], "nr", "kill")]
+    program.append(("nr", LD, 0, None, None))
+    if table is _SYSCALLS["x86_64"]:
+        program.append((JGE, 0x40000000, "deny", None))  # the x32 ABI
+    program += [(JEQ, nr, "deny", None) for nr in denied]
+    program += [(JEQ, table["clone3"], "nosys", None), (JEQ, table["clone"], "clone", None),
+                (RET, ALLOW, None, None),
+                ("clone", LD, 16, None, None), (JSET, _NAMESPACE_FLAGS, "deny", None),
+                (RET, ALLOW, None, None),
+                ("deny", RET, ERRNO | 1, None, None), ("nosys", RET, ERRNO | 38, None, None),
+                ("kill", RET, KILL, None, None)]
+    labels, rows = {}, []
+    for entry in program:
+        if isinstance(entry[0], str):
+            labels[entry[0]] = len(rows)
+            entry = entry[1:]
+        rows.append(entry)
+    out = b""
+    for i, (code, k, jt, jf) in enumerate(rows):
+        offset = lambda label: 0 if label is None else labels[label] - i - 1  # noqa: E731
+        out += struct.pack("=HBBI", code, offset(jt), offset(jf), k)
+    return out
+
+
+def install_seccomp(program: bytes) -> None:
+    """prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &{len, filter}) (needs no_new_privs)."""
+    if not program:
+        return
+
+    class _Prog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    buf = ctypes.create_string_buffer(program, len(program))
+    prog = _Prog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    _check(_prctl(22, 2, ctypes.addressof(prog), 0, 0), "prctl(PR_SET_SECCOMP)")

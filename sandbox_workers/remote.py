@@ -181,10 +181,24 @@ for _name in BINOPS:
     setattr(Remote, f"__r{_name}__", _arith(_name, True))
 
 
-def mirror_class(name: str, base: type, cls_ref: int, channel) -> type:
-    """A trusted subclass of `base` standing for the program's class `cls_ref`: it compares,
-    hashes and prints as `base` does (the program's class changes none of that), and attributes
-    `base` lacks (the program's own methods and fields) are read in the child."""
+def mirror_namespace(name: str, cls_ref: int, channel, overridden=(), flags: int = 0) -> dict:
+    """Class attributes of a mirror: the dunders the program's class redefines behave as on a
+    Remote (forwarded to the child; guarded where they would see a test value)."""
+    namespace = {"_sbx_cls_ref": cls_ref, "_sbx_flags": flags, "_sbx_name": name,
+                 "_sbx_channel": channel}
+    for dunder in overridden:
+        method = Remote.__dict__.get(dunder)
+        if method is not None and dunder not in ("__getattr__", "__setattr__"):
+            namespace[dunder] = method
+    return namespace
+
+
+def mirror_class(name: str, base: type, cls_ref: int, channel, overridden=(), flags: int = 0,
+                 unhashable: bool = False) -> type:
+    """A trusted subclass of `base` standing for the program's class `cls_ref`: its value is
+    the base's, so it compares, hashes, prints and answers builtin methods as `base` does
+    (`f(1).startswith('a')` is str.startswith here); the dunders the program redefines act as on
+    a Remote, and attributes `base` lacks (the program's own methods) are read in the child."""
 
     def __getattr__(self, attr):
         ref = self.__dict__.get("_sbx_ref")
@@ -192,8 +206,12 @@ def mirror_class(name: str, base: type, cls_ref: int, channel) -> type:
             raise AttributeError(attr)
         return channel.op("getattr", self, attr)
 
-    namespace = {"__getattr__": __getattr__, "_sbx_cls_ref": cls_ref, "__module__": "program",
-                 "__qualname__": name}
+    namespace = mirror_namespace(name, cls_ref, channel, overridden, flags)
+    namespace.update(__getattr__=__getattr__, __module__="program", __qualname__=name)
+    if unhashable:
+        namespace["__hash__"] = None
+    elif "__hash__" not in namespace and "__eq__" in namespace:
+        namespace["__hash__"] = base.__hash__
     return type(name, (base,), namespace)
 
 

@@ -61,12 +61,12 @@ class Supervisor:
         # MALLOC_ARENA_MAX: a program's threads share two malloc arenas instead of reserving
         # 64 MiB of address space each under RLIMIT_AS.
         self.zygote = subprocess.Popen(
-            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno()),
-             json.dumps(config)],
+            [sys.executable, "-S", "-m", "sandbox_workers.zygote", str(ctl_zygote.fileno())],
             pass_fds=[ctl_zygote.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             env=dict(os.environ, LD_BIND_NOW="1", MALLOC_ARENA_MAX="2"))
         ctl_zygote.close()
         self.ctl = ctl
+        ctl.send(json.dumps(config).encode())
         if self.cgroup is not None:
             self.cgroup.add(self.zygote.pid)  # before it clones anything: children are born inside
         ready = ctl.recv(65536)
@@ -133,9 +133,9 @@ class Supervisor:
 
     # -- children --------------------------------------------------------------------------
     def _spawn(self, memory_mb: int, cpu_s: int) -> tuple[_Child, int]:
-        """A new confined child: (child, its socket fd)."""
-        if self.cgroup is not None:
-            self.cgroup.set_memory_mb(memory_mb)
+        """A new confined child: (child, its socket fd). The slot's memory limit is set once the
+        zygote has unmounted the previous program's tmpfs (its pages are charged until then)
+        and before the child runs any program code (it waits for the judge's first request)."""
         self.ctl.send(zygote.REQUEST.pack(memory_mb, cpu_s, FILE_MB, self.isolation["threads"],
                                           memory_mb))
         data, fds, _, _ = socket.recv_fds(self.ctl, 4096, 2)
@@ -146,7 +146,16 @@ class Supervisor:
                 raise RuntimeError(f"sandbox zygote exited (code {self.zygote.wait()})")
             raise RuntimeError(f"zygote could not spawn a child: {data[zygote.REPLY.size + 1:].decode(errors='replace')}")
         (pid,) = zygote.REPLY.unpack(data)
-        return _Child(pid, fds[1]), fds[0]
+        child = _Child(pid, fds[1])
+        if self.cgroup is not None:
+            try:
+                self.cgroup.set_memory_mb(memory_mb)
+            except OSError as e:
+                self._end(child)
+                os.close(fds[0])
+                os.close(fds[1])
+                raise RuntimeError(f"could not set the slot's memory limit: {e}") from None
+        return child, fds[0]
 
     def _end(self, child: _Child) -> int:
         """SIGKILL the child's process group and reap it; its wait status. Where programs have

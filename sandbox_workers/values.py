@@ -148,6 +148,34 @@ def _program_defines(cls: type, names) -> bool:
     return False
 
 
+def _class_flags(cls: type, overridden) -> int:
+    """Handle flags for a mirrored class from the dunders its program code redefines."""
+    names = set(overridden)
+    flags = 0
+    if names.intersection(_COMPARE):
+        flags |= CUSTOM_EQ
+    if names.intersection(_ORDER):
+        flags |= CUSTOM_ORDER
+    if names.intersection(_ARITH):
+        flags |= CUSTOM_ARITH
+    if "__contains__" in names:
+        flags |= CUSTOM_CONTAINS
+    if "__next__" in names:
+        flags |= ITERATOR
+    return flags
+
+
+def _base_value(v, base: type):
+    """`v`'s value as its builtin base holds it, read without the subclass's own methods."""
+    if base in (list, dict, set, frozenset):
+        return base.copy(v)
+    if base in (tuple, bytes):
+        return base.__getitem__(v, slice(None))
+    if base is complex:
+        return complex(complex.real.__get__(v), complex.imag.__get__(v))
+    return {int: int.__int__, float: float.__float__, str: str.__str__}[base](v)
+
+
 def _user_defines_before(cls: type, stop: type, names) -> bool:
     for klass in cls.__mro__:
         if klass is stop:
@@ -341,8 +369,9 @@ class ChildCodec:
             return lambda v, d: ({"ex": [t.__name__, [self.encode(a, d) for a in v.args]]}
                                  if type(v.args) is tuple else self.handle(v))
         base = next((b for b in t.__mro__ if b in BUILTIN_BASES), None)
-        if base is not None and base is not bool and not self._overrides(t, base):
-            return lambda v, d: self._subclass(v, t, base, d)
+        if base is not None and base is not bool:
+            overridden = self._overrides(t, base)
+            return lambda v, d: self._subclass(v, t, base, overridden, d)
         return False
 
     def _builtin_object(self, v, d):
@@ -355,19 +384,20 @@ class ChildCodec:
         return self.handle(v)
 
     @staticmethod
-    def _overrides(t: type, base: type) -> bool:
-        """Whether `t` changes any behaviour of `base` that comparisons could see."""
+    def _overrides(t: type, base: type) -> list[str]:
+        """The dunders `t` redefines over `base` (its mirror forwards or guards them)."""
         coll = sys.modules.get("collections")
         origin = getattr(coll, "__file__", None)
+        names = set()
         for klass in t.__mro__:
             if klass is base:
-                return False
+                break
             d = klass.__dict__
             for name in SPECIAL_METHODS.intersection(d):
                 if name == "__repr__" and "_fields" in d and _generated(d[name], origin):
                     continue  # a namedtuple's own repr: rebuilt as a real namedtuple
-                return True
-        return False
+                names.add(name)
+        return sorted(names)
 
     def _describe(self, cls_ref: int) -> bool:
         if cls_ref in self._described:
@@ -375,9 +405,9 @@ class ChildCodec:
         self._described.add(cls_ref)
         return True
 
-    def _subclass(self, v, t, base, d):
+    def _subclass(self, v, t, base, overridden, d):
         cls_ref = self.ref(t)
-        value = self.encode(base(v), d)
+        value = self.encode(_base_value(v, base), d)
         entry = [self.ref(v), cls_ref, value]
         if self._describe(cls_ref):
             fields = None
@@ -385,7 +415,8 @@ class ChildCodec:
                 if "_fields" in klass.__dict__ and issubclass(klass, tuple):
                     fields = [str(f) for f in klass._fields]
                     break
-            entry.append([t.__name__[:200], base.__name__, fields])
+            entry.append([t.__name__[:200], base.__name__, fields, overridden,
+                          _class_flags(t, overridden), t.__hash__ is None])
         self.produced_handle = True
         return {"sub": entry}
 
@@ -449,8 +480,6 @@ class ChildCodec:
 
     def _enum(self, v, d):
         cls = type(v)
-        if _program_defines(cls, SPECIAL_METHODS - {"__hash__"}):
-            return self.handle(v)
         cls_ref = self.ref(cls)
         try:
             value = self.encode(v._value_, d)
@@ -472,7 +501,9 @@ class ChildCodec:
             if self.produced_handle:
                 return self.handle(v)
             self._described.add(cls_ref)
-            entry.append([cls.__name__[:200], flavour, mixin, members])
+            overridden = sorted(n for n in SPECIAL_METHODS - {"__hash__"} if _program_defines(cls, (n,)))
+            entry.append([cls.__name__[:200], flavour, mixin, members, overridden,
+                          _class_flags(cls, overridden)])
         return {"en": entry}
 
     # -- decoding the judge's arguments ----------------------------------------------------
@@ -773,7 +804,8 @@ class TrustedCodec:
         cls_ref, value = body[0], dec(body[1])
 
         def build(description):
-            name, flavour, mixin, members = description
+            from sandbox_workers import remote
+            name, flavour, mixin, members, overridden, flags = description
             bases = {"IntFlag": enum.IntFlag, "Flag": enum.Flag, "IntEnum": enum.IntEnum,
                      "StrEnum": enum.StrEnum, "Enum": enum.Enum}
             base = bases[flavour]
@@ -782,7 +814,9 @@ class TrustedCodec:
                 kwargs["type"] = {"int": int, "float": float, "str": str, "bytes": bytes,
                                   "complex": complex}[mixin]
             mirror = base(str(name), [(str(k), dec(v)) for k, v in members], **kwargs)
-            type.__setattr__(mirror, "_sbx_cls_ref", cls_ref)
+            for attr, value in remote.mirror_namespace(str(name), cls_ref, self.channel,
+                                                       overridden, int(flags)).items():
+                type.__setattr__(mirror, attr, value)
             return mirror
         mirror = self._mirror(cls_ref, body[2] if len(body) > 2 else None, build)
         return mirror(value)
@@ -792,12 +826,13 @@ class TrustedCodec:
 
         def build(description):
             from sandbox_workers import remote
-            name, base_name, fields = description
+            name, base_name, fields, overridden, flags, unhashable = description
             base = {b.__name__: b for b in BUILTIN_BASES}[base_name]
             if fields is not None:
                 import collections
                 base = collections.namedtuple(str(name), [str(f) for f in fields], rename=True)
-            return remote.mirror_class(str(name), base, cls_ref, self.channel)
+            return remote.mirror_class(str(name), base, cls_ref, self.channel, overridden,
+                                       int(flags), unhashable is True)
         mirror = self._mirror(cls_ref, body[3] if len(body) > 3 else None, build)
         base = mirror.__mro__[1]
         if hasattr(base, "_fields"):

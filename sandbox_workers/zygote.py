@@ -1,6 +1,6 @@
 """The zygote: a clean, pre-warmed interpreter that clones one confined child per program.
 
-The supervisor starts it with exec (`python -S -m sandbox_workers.zygote FD CONFIG`) before it
+The supervisor starts it with exec (`python -S -m sandbox_workers.zygote FD`) before it
 reads any job, so the zygote's memory, and every child's, holds only the sandbox's own code and
 the pre-imported modules: no tests, expected values, secrets, or the supervisor's heap.
 Everything a child inherits is cheaper to clone, to fault in and to tear down when small.
@@ -103,13 +103,18 @@ def _run_child(ctl_fd: int, c_fd: int, out_fd: int, request: tuple,
                confinement: isolation.Confinement) -> None:
     """In the cloned child: wire up fds 0-3, confine, serve. Never returns."""
     try:
+        ctl_copy = os.dup(ctl_fd)  # (fds 0-3 are about to be replaced)
         null_fd = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null_fd, 0)
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.dup2(c_fd, 3)
-        isolation.confine_child(confinement, request, ctl_fd)
-        os.closerange(4, 65536)
+        if ctl_copy <= 3:
+            ctl_copy = os.dup(ctl_copy) if ctl_copy == 3 else ctl_copy
+        os.closerange(4, ctl_copy)
+        os.closerange(ctl_copy + 1, 65536)
+        isolation.confine_child(confinement, request, ctl_copy)
+        os.close(ctl_copy)
         child.serve(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM, 0, fileno=3))
     except BaseException:  # noqa: BLE001
         pass
@@ -137,8 +142,10 @@ def _spawn(ctl: socket.socket, request: tuple, confinement: isolation.Confinemen
         os.close(out_fd)
 
 
-def serve(ctl: socket.socket, config: dict) -> None:
-    """Zygote main loop; exits when the supervisor closes the control socket."""
+def serve(ctl: socket.socket) -> None:
+    """Zygote main loop; exits when the supervisor closes the control socket. The first message
+    is the configuration (JSON: uid, preimport, view), so no argv of a child's shows it."""
+    config = json.loads(ctl.recv(1 << 20) or b"{}")
     supervisor_pid = os.getppid()
     _libc.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != supervisor_pid:  # the supervisor died before the death signal was armed
@@ -206,4 +213,4 @@ def _serve_python(ctl, confinement: isolation.Confinement) -> None:
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])), json.loads(sys.argv[2]))
+    serve(socket.socket(fileno=int(sys.argv[1])))

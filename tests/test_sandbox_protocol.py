@@ -122,3 +122,36 @@ def test_many_tests_span_several_plan_frames(pool):
     result = run_one(pool, "def f(s):\n    return len(s)\n", tests)
     assert result["status"] == "ok", result.get("error")
     assert result["outcomes"] == ["pass"] + ["fail"] * 11
+
+
+SUBCLASSES = """
+class L(list):
+    def __len__(self):
+        return 3
+class S(str):
+    def startswith(self, *a):
+        return True
+class R(str):
+    def __repr__(self):
+        return 'R!'
+class E(str):
+    def __eq__(self, other):
+        return True
+    __hash__ = str.__hash__
+def f(kind):
+    return {'L': L, 'S': S, 'R': R, 'E': E}[kind]('abc' if kind != 'L' else [])
+"""
+
+
+def test_builtin_subclasses_keep_their_base_and_own_dunders(pool):
+    # The value is the base's: comparisons and builtin methods are the builtin's, run on the
+    # trusted side; a dunder the class redefines is its own (a lying __len__ is Python's answer
+    # too: no test value reaches it); one that would see a test value is refused.
+    tests = ["assert len(f('L')) == 3", "assert f('L') == []", "assert f('L').count(0) == 0",
+             "assert f('S').startswith('q')", "assert f('S') == 'abc' and f('S').upper() == 'ABC'",
+             "assert repr(f('R')) == 'R!' and f('R') == 'abc'", "assert isinstance(f('R'), str)",
+             "assert f('E') == 'zzz'", "assert f('E').startswith('a')"]
+    result = run_one(pool, SUBCLASSES, tests)
+    assert result["outcomes"] == ["pass", "pass", "pass", "fail", "pass", "pass", "pass", "error",
+                                  "pass"], result
+    assert "cannot be scored safely" in result["messages"][7]
