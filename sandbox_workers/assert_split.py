@@ -25,20 +25,14 @@ import importlib
 from dataclasses import dataclass
 from typing import Callable
 
+from sandbox_workers import values
+
 CALL_HOOK = "__sbx_call__"
 APPLY_HOOK = "__sbx_apply__"
 MODULE_PREFIX = "__sbx_m_"
 MAX_TEST_CHARS = 1_000_000
 
-_SAFE_BUILTIN_NAMES = (
-    "abs all any ascii bin bool bytearray bytes chr complex dict divmod enumerate filter float "
-    "format frozenset hash hex int isinstance issubclass iter len list map max min next oct ord "
-    "pow range repr reversed round set slice sorted str sum tuple type zip callable "
-    "ArithmeticError AssertionError AttributeError Exception IndexError KeyError LookupError "
-    "NotImplementedError OverflowError RuntimeError StopIteration TypeError ValueError "
-    "ZeroDivisionError UnicodeError NameError RecursionError BaseException"
-).split()
-SAFE_BUILTINS = {name: getattr(builtins, name) for name in _SAFE_BUILTIN_NAMES}
+SAFE_BUILTINS = {name: getattr(builtins, name) for name in values.SAFE_BUILTIN_NAMES}
 SAFE_BUILTINS.update(NotImplemented=NotImplemented, Ellipsis=Ellipsis)
 
 # Modules the judge evaluates itself when a test names them (through the program's own alias,
@@ -47,17 +41,17 @@ SAFE_BUILTINS.update(NotImplemented=NotImplemented, Ellipsis=Ellipsis)
 # Only modules without state a program could change: decimal (its context) is left to the child.
 TRUSTED_MODULES = frozenset(
     "math cmath operator itertools functools collections collections.abc heapq bisect string re "
-    "fractions statistics datetime copy json numbers unicodedata textwrap zoneinfo enum "
-    "numpy numpy.linalg numpy.testing".split())
+    "fractions statistics datetime copy json numbers unicodedata textwrap numpy numpy.linalg".split())
 AUTO_IMPORT = frozenset("math copy re string itertools collections functools heapq bisect "
                         "operator statistics fractions decimal json".split())
 # Trusted module attributes a test may not use (file and process access).
-_MODULE_DENY = frozenset("load save savez savez_compressed savetxt loadtxt genfromtxt fromfile "
+MODULE_DENY = frozenset("load save savez savez_compressed savetxt loadtxt genfromtxt fromfile "
                          "tofile memmap fromregex DataSource ctypeslib lib f2py show_config info "
-                         "source who".split())
-# Attribute names the trusted side never reads (they reach interpreter internals or files).
-BANNED_ATTRS = frozenset({"format", "format_map", "mro", "tofile", "dump", "dumps", "ctypes"})
-_ALLOWED_UNDERSCORE = frozenset({"_asdict", "_replace", "_fields", "_make", "_field_defaults"})
+                         "source who testing runstring".split())
+# Besides those, what a program may not make one of its names stand for ("a:" reports):
+# callables that read attributes or call methods by a name the program could choose.
+_PROGRAM_NAMED_DENY = MODULE_DENY | {"attrgetter", "methodcaller"}
+GETATTR_HOOK = "__sbx_getattr__"  # every attribute read of the trusted rest goes through it
 
 _STRUCTURAL = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Tuple, ast.List,
                ast.Set, ast.Dict, ast.Subscript, ast.Slice, ast.Starred, ast.JoinedStr,
@@ -217,16 +211,33 @@ def resolver(report: dict | None) -> Callable[[str], object]:
             return trusted_module(kind[2:]) or PROGRAM
         if kind.startswith("a:"):
             module_name, _, qualname = kind[2:].partition(":")
-            module = trusted_module(module_name)
-            if module is None or not qualname or any(
-                    p.startswith("_") or p in _MODULE_DENY for p in qualname.split(".")):
-                return PROGRAM
-            obj = module
-            for part in qualname.split("."):
-                obj = getattr(obj, part, None)
-            return PROGRAM if obj is None else obj
+            return trusted_attribute(module_name, qualname)
         return PROGRAM
     return resolve
+
+
+def trusted_attribute(module_name: str, name: str):
+    """The judge's own `module.name` for a function or class a program imported (e.g.
+    `from math import isclose`), or PROGRAM. The child names it, so a program can name
+    anything: only a public, top-level function or class that the allowlisted module itself
+    defines (not a module, not a re-export from elsewhere, not file or process access) counts."""
+    module = trusted_module(module_name)
+    if module is None or not name.isidentifier() or name.startswith("_") or name in _PROGRAM_NAMED_DENY:
+        return PROGRAM
+    obj = getattr(module, name, None)
+    if obj is None or isinstance(obj, type(module)) or not callable(obj):
+        return PROGRAM
+    home = getattr(obj, "__module__", None)
+    if not isinstance(home, str) or not (home == module_name or home.startswith(module_name + ".")
+                                         or (home == "builtins" and _builtin_of(module, obj))):
+        return PROGRAM
+    return obj
+
+
+def _builtin_of(module, obj) -> bool:
+    """C functions of an extension module report __module__ 'builtins' when their module is one
+    (math.isclose): accept them only if they are not the interpreter's own builtins."""
+    return getattr(builtins, getattr(obj, "__name__", ""), None) is not obj
 
 
 def signature(parsed: ParsedTest, report: dict | None) -> tuple:
@@ -263,35 +274,27 @@ def _free_names_all(root: ast.AST) -> dict[int, frozenset]:
     return free
 
 
-def _unsafe_attr(name: str) -> bool:
-    return (name.startswith("_") and name not in _ALLOWED_UNDERSCORE) or name in BANNED_ATTRS
+def _walrus_nodes(root: ast.AST) -> set:
+    """Ids of nodes containing a walrus (never shipped to the child whole: the target is the
+    test's name, bound on the trusted side)."""
+    walrus = set()
 
-
-def _marks(root: ast.AST) -> tuple[set, set]:
-    """Ids of nodes containing a walrus, and of nodes containing an attribute the judge may not
-    read (both must not be shipped to the child whole / evaluated here, respectively)."""
-    walrus, unsafe = set(), set()
-
-    def visit(node) -> tuple[bool, bool]:
+    def visit(node) -> bool:
         w = isinstance(node, ast.NamedExpr)
-        u = isinstance(node, ast.Attribute) and _unsafe_attr(node.attr)
         for child in ast.iter_child_nodes(node):
-            cw, cu = visit(child)
-            w, u = w or cw, u or cu
+            w = visit(child) or w
         if w:
             walrus.add(id(node))
-        if u:
-            unsafe.add(id(node))
-        return w, u
+        return w
 
     visit(root)
-    return walrus, unsafe
+    return walrus
 
 
 class _Splitter:
     def __init__(self, root: ast.AST, resolve, walrus_targets: set, names: dict):
         self.free = _free_names_all(root)
-        self.walrus, self.unsafe = _marks(root)
+        self.walrus = _walrus_nodes(root)
         self.resolve = resolve
         self.walrus_targets = frozenset(walrus_targets)
         self.calls: list[CallSite] = []
@@ -328,9 +331,7 @@ class _Splitter:
                 node.func.attr in _GUARDED_DUNDERS):
             raise InvalidTest(f"calling {node.func.attr} on a value directly cannot be scored "
                               f"safely (it hands the test value to the program's own operator)")
-        if closable and leaf and id(node) in self.unsafe:
-            return self.closed(node, conditional)  # the judge may not evaluate it: the child does
-        if not program and id(node) not in self.unsafe:
+        if not program:
             return node
         if closable and leaf and self._spine_closable(node):
             if not isinstance(node, ast.Call) or self.program_names(node.func, bound):
@@ -390,8 +391,10 @@ class _Splitter:
                 node = node.value
             elif isinstance(node, ast.Subscript):
                 node = node.value
+            elif isinstance(node, ast.Name):  # the chain must start in the program: `type(f(1)).x`
+                return self._lookup(node.id) is PROGRAM  # is the judge's type() of a value
             else:
-                return not isinstance(node, _NON_LEAF)
+                return not isinstance(node, _NON_LEAF) and not isinstance(node, ast.Constant)
 
     def _call(self, node: ast.Call, bound, conditional) -> ast.expr:
         func_program = self.program_names(node.func, bound)
@@ -430,11 +433,20 @@ def _skippable(node: ast.AST, field: str, index: int) -> bool:
 
 def _check_trusted(tree: ast.AST) -> None:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and _unsafe_attr(node.attr):
-            raise InvalidTest(f"attribute {node.attr!r} of a test-local value cannot be evaluated "
-                              f"safely")
         if isinstance(node, ast.Name) and node.id.startswith("__") and not node.id.startswith("__sbx_"):
             raise InvalidTest(f"name {node.id!r} is not allowed outside calls into the program")
+
+
+class _Attributes(ast.NodeTransformer):
+    """`x.name` in the trusted rest -> `__sbx_getattr__(x, 'name')`: the judge decides what an
+    attribute read may reach (judge.trusted_getattr)."""
+
+    def visit_Attribute(self, node):
+        self.generic_visit(node)
+        if isinstance(node.ctx, ast.Load):
+            return ast.copy_location(ast.Call(func=ast.Name(GETATTR_HOOK, ast.Load()),
+                                              args=[node.value, ast.Constant(node.attr)], keywords=[]), node)
+        return node
 
 
 class _Imports(ast.NodeTransformer):
@@ -471,7 +483,7 @@ def split_assert(test, resolve: Callable[[str], object] | None = None) -> SplitA
     resolve = lambda n: PROGRAM if n == "__import__" else outer(n)  # noqa: E731
     splitter = _Splitter(expr, resolve, walrus, names)
     try:
-        rewritten = splitter.split(expr, frozenset())
+        rewritten = _Attributes().visit(splitter.split(expr, frozenset()))
         tree = ast.fix_missing_locations(ast.Expression(rewritten))
         _check_trusted(tree)
         code = compile(tree, "<test>", "eval")
@@ -484,4 +496,7 @@ def split_assert(test, resolve: Callable[[str], object] | None = None) -> SplitA
             value = resolve(node.id)
             if value is not PROGRAM:
                 names[node.id] = value
-    return SplitAssert(tuple(splitter.calls), code, names, splitter.eager)
+    # All call sites in one request only when there is one: a later site's source (e.g. the
+    # expected `Decimal('1.5')` in `f(x) == Decimal('1.5')`) must not reach the child while an
+    # earlier one runs.
+    return SplitAssert(tuple(splitter.calls), code, names, splitter.eager and len(splitter.calls) == 1)

@@ -4,17 +4,17 @@ Everything here runs after confinement, in a process the program controls once i
 so nothing it sends is believed beyond "this is a value" (values.py decodes it strictly).
 
 Requests (judge -> child) are marshalled tuples, trusted data; replies (child -> judge) are JSON
-arrays. One request at a time; the judge sends a test's call sites only after the previous
-test's answers are final, so a test never sees the next one's inputs.
+arrays. One request at a time, each carrying the code it needs: a call site reaches the child
+only when the judge evaluates it, so no test, and no later part of a test, is visible earlier.
 
   ("load", source, names)        -> ["ok", {name: kind}] | ["syntax", desc, mem] | ["raise", desc, mem]
                                     kind: "p" a program value, "m:MODULE" a module,
                                     "a:MODULE:QUALNAME" a function/class from a module
-  ("test", codes, eager)         -> eager: ["b", [values], error | null]: the codes evaluated in
-                                    order, stopping after the first that raised or whose value
-                                    holds a program object; not eager: no reply
-  ("eval", k)                    -> ["v", value] | ["x", base, desc, mem]
-  ("apply", k, [args, kwargs])   -> codes[k]'s value called with the decoded arguments; when the
+  ("batch", [code])              -> ["b", [values], error | null]: the codes evaluated in order,
+                                    stopping after the first that raised or whose value holds a
+                                    program object (the judge batches a test's only call site)
+  ("eval", code)                 -> ["v", value] | ["x", base, desc, mem]
+  ("apply", code, [args, kwargs]) -> code's value called with the decoded arguments; when the
                                     call changed mutable arguments: ["v", value, changes]
   ("op", name, *args)            -> an operation on program objects (remote.py), e.g.
                                     ("op", "getattr", obj, "x"); "next" -> ["n", [values], end]
@@ -117,7 +117,6 @@ class _Program:
         self.namespace = module.__dict__
         self.namespace["__builtins__"] = builtins
         self.codec = values.ChildCodec()
-        self.codes: list = []
 
     def load(self, source: str, names) -> list:
         try:
@@ -257,17 +256,16 @@ def _send(sock: socket.socket, text: str) -> None:
     sock.sendall(frames.HEADER.pack(len(payload)) + payload)
 
 
-def handle(program: _Program, request: tuple) -> str | None:
-    """The reply to one request (None: no reply)."""
+def handle(program: _Program, request: tuple) -> str:
+    """The reply to one request."""
     kind = request[0]
-    if kind == "test":
-        program.codes = request[1]
-        return program.batch(program.codes) if request[2] else None
+    if kind == "batch":
+        return program.batch(request[1])
     if kind == "eval":
-        return program.value(lambda: program.evaluate(program.codes[request[1]]))
+        return program.value(lambda: program.evaluate(request[1]))
     if kind == "apply":
-        return program.value(lambda: program.call(program.evaluate(program.codes[request[1]]),
-                                                  request[2]), changes=True)
+        return program.value(lambda: program.call(program.evaluate(request[1]), request[2]),
+                             changes=True)
     if kind == "op":
         return program.op(request)
     raise frames.FrameError(f"unknown request {kind!r:.40}")
@@ -291,10 +289,7 @@ def serve(sock: socket.socket) -> None:
                 pass
             os._exit(0)
         while True:
-            request = marshal.loads(reader.read())
-            reply = handle(program, request)
-            if reply is not None:
-                _send(sock, reply)
+            _send(sock, handle(program, marshal.loads(reader.read())))
     except BaseException:  # noqa: BLE001 - the judge closed the stream, or output broke
         pass
     os._exit(0)
@@ -309,8 +304,8 @@ def warm_up(rounds: int = 20) -> None:
     for _ in range(rounds):
         program = _Program()
         program.load(source, ("_warm",))
-        handle(program, ("test", codes, True))
-        handle(program, ("eval", 0))
+        handle(program, ("batch", codes))
+        handle(program, ("eval", codes[0]))
     sys.modules.pop(PROGRAM_MODULE, None)
 
 

@@ -97,8 +97,10 @@ def _enter_user_namespace() -> None:
     _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC),
            "unshare(user, mount, network, ipc)")
     _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"0 {uid} 1")
-    _write("/proc/self/gid_map", f"0 {gid} 1")
+    # The worker's ids map to themselves: children (capabilities dropped) are that plain user
+    # inside too, not a uid 0 that setuid(0) would "succeed" for.
+    _write("/proc/self/uid_map", f"{uid} {uid} 1")
+    _write("/proc/self/gid_map", f"{gid} {gid} 1")
 
 
 def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confinement]:
@@ -142,21 +144,46 @@ def _landlock_fallback(view: rootfs.View, report: dict, skip: bool = False) -> t
     sandbox_dir = _private_dir(os.environ.get("TMPDIR") or "/tmp", "sbx-")
     home = os.path.join(sandbox_dir, "home")
     report.update(filesystem="host", network="host", processes="process group + subreaper sweep",
-                  ipc="host", uid="the worker's", tmp="directory per program")
-    confinement = Confinement(sandbox_dir, home, -1, 0, False, False, False, 1, seccomp_filter())
+                  ipc="none (SysV IPC and message queues denied by seccomp)", uid="the worker's",
+                  tmp="directory per program")
+    confinement = Confinement(sandbox_dir, home, -1, 0, False, False, False, 1, seccomp_filter(deny_ipc=True))
     try:
         if skip:
             raise OSError(f"skipped ({FORCE_LEVEL_ENV}=none)")
-        readable = view.readable() + ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
+        readable, listable = view.landlock_paths()
+        readable += ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"]
         _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
-        abi = landlock.restrict(readable, [sandbox_dir, "/dev/null"])
+        abi = landlock.restrict(readable, [sandbox_dir, "/dev/null"], list_paths=listable)
+        _import_only_the_view(view)
         report.update(filesystem=f"read-only view (Landlock ABI {abi})",
-                      network="TCP blocked (Landlock)" if abi >= 4 else "host",
-                      ipc="signals and abstract sockets scoped (Landlock)" if abi >= 6 else "host")
+                      network="TCP blocked (Landlock)" if abi >= 4 else "host")
+        if abi >= 6:
+            report["ipc"] += "; signals and abstract sockets scoped (Landlock)"
         return "landlock", confinement
     except OSError as e:
         report["errors"]["landlock"] = str(e)
         return "none", confinement
+
+
+def _import_only_the_view(view: rootfs.View) -> None:
+    """Landlock lets a site directory be listed but not its other packages read: imports must
+    see such a package as absent (ImportError, which code probing optional dependencies
+    expects), not as present and unreadable (PermissionError)."""
+    import importlib.machinery
+    from importlib import _bootstrap_external
+
+    allowed = {site: {os.path.basename(e) for e in entries} for site, entries in view.site_dirs.items()}
+
+    class ViewFinder(importlib.machinery.FileFinder):
+        def _fill_cache(self):
+            names = allowed.get(self.path)
+            if names is None:
+                return super()._fill_cache()
+            self._path_cache = set(names)
+            self._relaxed_path_cache = {n.lower() for n in names}
+
+    sys.path_hooks.insert(0, ViewFinder.path_hook(*_bootstrap_external._get_supported_file_loaders()))
+    sys.path_importer_cache.clear()
 
 
 def missing_guarantees(report: dict) -> list[str]:
@@ -390,22 +417,38 @@ _SYSCALLS = {
                     fsopen=430, fsconfig=431, fsmount=432, fspick=433, mount_setattr=442,
                     clone=220, clone3=435),
 }
+# Without an IPC namespace of its own (Landlock and weaker), a program gets no SysV IPC or POSIX
+# message queues at all: their objects would outlive the job and be seen by the next one.
+_IPC_SYSCALLS = {
+    "x86_64": dict(shmget=29, shmat=30, shmctl=31, shmdt=67, semget=64, semop=65, semctl=66,
+                   semtimedop=220, msgget=68, msgsnd=69, msgrcv=70, msgctl=71, mq_open=240,
+                   mq_unlink=241, mq_timedsend=242, mq_timedreceive=243, mq_notify=244,
+                   mq_getsetattr=245),
+    "aarch64": dict(shmget=194, shmctl=195, shmat=196, shmdt=197, semget=190, semctl=191,
+                    semtimedop=192, semop=193, msgget=186, msgctl=187, msgrcv=188, msgsnd=189,
+                    mq_open=180, mq_unlink=181, mq_timedsend=182, mq_timedreceive=183,
+                    mq_notify=184, mq_getsetattr=185),
+}
 _NAMESPACE_FLAGS = (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID
                     | CLONE_NEWNET | 0x02000000)  # CLONE_NEWCGROUP
 
 
-def seccomp_filter() -> bytes:
+def seccomp_filter(deny_ipc: bool = False) -> bytes:
     """The children's seccomp program (struct sock_filter[]), or b"" on an unknown machine.
     Denied: EPERM; clone3: ENOSYS (libc falls back to clone, whose flags are checked: no new
-    namespaces); another architecture's syscall ABI: the process is killed."""
+    namespaces); another architecture's syscall ABI: the process is killed. `deny_ipc` also
+    denies SysV IPC and POSIX message queues (levels without an IPC namespace per program)."""
     machine = os.uname().machine.lower()
-    table = _SYSCALLS.get({"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine))
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+    table = _SYSCALLS.get(arch)
     if table is None:
         return b""
     import struct
     LD, JEQ, JGE, JSET, RET = 0x20, 0x15, 0x35, 0x45, 0x06
     ALLOW, KILL, ERRNO = 0x7FFF0000, 0x80000000, 0x00050000
     denied = [table[name] for name in table if name not in ("arch", "clone", "clone3")]
+    if deny_ipc:
+        denied += list(_IPC_SYSCALLS[arch].values())
     # (code, k, jump-if-true label, jump-if-false label); labels resolve to relative offsets
     program: list = [(LD, 4, None, None), (JEQ, table["arch"], "nr", "kill")]
     program.append(("nr", LD, 0, None, None))

@@ -33,8 +33,8 @@ MAX_TIMEOUTS = 3
 def validate(job) -> dict:
     """Return a normalized job or raise InvalidJob naming the field.
 
-    Normalized: {id, mode, program, tests, timeout_s, memory_mb, details, fresh_state,
-    max_timeouts}. `mode` "assert" (default) runs `tests` (assert statements); "values" evaluates
+    Normalized: {id, mode, program, tests, timeout_s, load_timeout_s, memory_mb, details,
+    fresh_state, max_timeouts}. `mode` "assert" (default) runs `tests` (assert statements); "values" evaluates
     `expressions` and returns their values. `details: true` adds per-test "messages";
     `fresh_state: true` runs every test against a fresh copy of the loaded program.
     """
@@ -85,12 +85,18 @@ def validate(job) -> dict:
         flags[field] = job.get(field, False)
         if not isinstance(flags[field], bool):
             raise InvalidJob(f"{field!r} must be true or false, got {flags[field]!r:.40}")
+    load_timeout_s = job.get("load_timeout_s", timeout_s)
+    if load_timeout_s is None:
+        load_timeout_s = timeout_s
+    if (not isinstance(load_timeout_s, (int, float)) or isinstance(load_timeout_s, bool)
+            or not math.isfinite(load_timeout_s) or not 0 < load_timeout_s <= MAX_TIMEOUT_S):
+        raise InvalidJob(f"'load_timeout_s' must be a number in (0, {MAX_TIMEOUT_S}], got {load_timeout_s!r:.40}")
     max_timeouts = job.get("max_timeouts", MAX_TIMEOUTS)
     if not isinstance(max_timeouts, int) or isinstance(max_timeouts, bool) or not 1 <= max_timeouts <= MAX_TESTS:
         raise InvalidJob(f"'max_timeouts' must be an integer in [1, {MAX_TESTS}], got {max_timeouts!r:.40}")
     return {"id": job_id, "mode": mode, "program": program, "tests": tests,
-            "timeout_s": float(timeout_s), "memory_mb": memory_mb, "max_timeouts": max_timeouts,
-            **flags}
+            "timeout_s": float(timeout_s), "load_timeout_s": float(load_timeout_s),
+            "memory_mb": memory_mb, "max_timeouts": max_timeouts, **flags}
 
 
 def job_id_of(job):

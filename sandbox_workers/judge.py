@@ -36,7 +36,8 @@ from sandbox_workers import assert_split, frames, jobs, remote, values
 
 SPLIT_CACHE_SIZE = 8192
 PARSE_CACHE_SIZE = 8192
-JUDGE_MEMORY_MB = 4096
+JUDGE_MEMORY_MB = 4096  # the hard limit; each job lowers the soft one (judge_memory_mb)
+MAX_KIND_CHARS = 300     # a name's kind in the child's load report ("a:numpy:allclose")
 MAX_TIMEOUTS_VALUES = 3  # values mode: after this many timeouts the rest is not_run
 OUTCOME_CODES = {name: i for i, name in enumerate(jobs.OUTCOMES)}
 PROGRESS = struct.Struct("=III")  # job seq, tests, current test; then one byte per test
@@ -185,6 +186,48 @@ def program_exception(error) -> BaseException:
 # ---------------------------------------------------------------------------------------------
 
 
+# Underscore attributes the trusted side reads off trusted values (namedtuple methods, names).
+_ALLOWED_UNDERSCORE = frozenset({"_asdict", "_replace", "_fields", "_make", "_field_defaults",
+                                 "__name__", "__qualname__", "__module__", "__doc__", "__version__"})
+_DENIED_ATTRIBUTES = frozenset({"tofile", "dump", "dumps", "ctypes", "mro"})  # files, pointers
+
+
+class _SafeFormatter(__import__("string").Formatter):
+    """str.format for the trusted side: fields name arguments only; `{0.__class__}` and
+    `{0[k]}` would walk attributes of trusted objects with a format string a program chose."""
+
+    def get_field(self, field_name, args, kwargs):
+        if "." in field_name or "[" in field_name:
+            raise remote.UnscorableTest(f"a format field with attribute or index access ({field_name!r})")
+        return super().get_field(field_name, args, kwargs)
+
+
+_FORMATTER = _SafeFormatter()
+
+
+def trusted_getattr(channel: Channel):
+    """The attribute reads of the trusted rest: a program object's attributes are read in the
+    child (any name: they are the program's data); a trusted value's only if public, and never
+    the ones that reach files, pointers or interpreter internals."""
+    import types
+
+    def getattr_(obj, name):
+        if isinstance(obj, remote.Remote):
+            return channel.op("getattr", obj, name)
+        if (name.startswith("_") and name not in _ALLOWED_UNDERSCORE) or name in _DENIED_ATTRIBUTES or (
+                isinstance(obj, types.ModuleType) and name in assert_split.MODULE_DENY):
+            raise remote.UnscorableTest(f"the attribute {name!r} of a {type(obj).__name__} is not "
+                                        f"available to tests")
+        if name in ("format", "format_map") and (obj is str or isinstance(obj, str)):
+            if obj is str:  # str.format(template, ...)
+                return (lambda template, *a, **k: _FORMATTER.vformat(template, a, k)) if name == "format" \
+                    else (lambda template, mapping: _FORMATTER.vformat(template, (), mapping))
+            return (lambda *a, **k: _FORMATTER.vformat(obj, a, k)) if name == "format" \
+                else (lambda mapping: _FORMATTER.vformat(obj, (), mapping))
+        return getattr(obj, name)
+    return getattr_
+
+
 def _wrappers(channel: Channel) -> dict:
     """Builtins that must know program objects: isinstance/issubclass ask the child about
     them, type() of a program object is its (remote) class, callable() reads the handle."""
@@ -217,19 +260,26 @@ def _wrappers(channel: Channel) -> dict:
         return callable(obj)
 
     return {id(isinstance): isinstance_, id(issubclass): issubclass_, id(type): type_,
-            id(callable): callable_}
+            id(callable): callable_, "getattr": trusted_getattr(channel)}
+
+
+def _framed(message: tuple) -> bytes:
+    payload = marshal.dumps(message)
+    if len(payload) > frames.MAX_FRAME:
+        raise assert_split.InvalidTest(f"a call site of {len(payload)} bytes is over the limit")
+    return frames.HEADER.pack(len(payload)) + payload
 
 
 class Plan:
-    """One split test with its call sites compiled and the 'test' request marshalled once."""
+    """One split test with its call sites compiled, and their requests marshalled, once (tests
+    shared by many jobs cost nothing after the first). Each site travels alone, when reached."""
 
     def __init__(self, split: assert_split.SplitAssert):
         self.split = split
-        codes = [compile(c.source, "<test>", "eval") for c in split.calls]
-        payload = marshal.dumps(("test", codes, split.eager))
-        if len(payload) > frames.MAX_FRAME:
-            raise assert_split.InvalidTest(f"call sites of {len(payload)} bytes are over the limit")
-        self.request = frames.HEADER.pack(len(payload)) + payload
+        self.codes = [compile(c.source, "<test>", "eval") for c in split.calls]
+        self.eval_requests = [_framed(("eval", code)) if site.kind == "closed" else None
+                              for site, code in zip(split.calls, self.codes)]
+        self.batch_request = _framed(("batch", self.codes)) if split.calls and split.eager else None
 
 
 _TRUSTED_BUILTINS = {"__import__": __import__}
@@ -238,10 +288,9 @@ _TRUSTED_BUILTINS = {"__import__": __import__}
 def evaluate(plan: Plan, channel: Channel, wrappers: dict, want_value: bool = False):
     """Run one test against the loaded program; returns bool(assert expression) (or its value)."""
     split = plan.split
-    if split.calls:
-        channel.send_raw(plan.request)
     batch, stop, position = [], None, [0]
-    if split.calls and split.eager:
+    if plan.batch_request is not None:
+        channel.send_raw(plan.batch_request)
         tree = channel.reply()
         if tree[0] != "b" or len(tree) != 3 or type(tree[1]) is not list:
             raise ChildDied()
@@ -257,14 +306,16 @@ def evaluate(plan: Plan, channel: Channel, wrappers: dict, want_value: bool = Fa
             return batch[k]
         if k == len(batch) and stop is not None:
             raise stop
-        return channel.request(("eval", k))
+        channel.send_raw(plan.eval_requests[k])
+        return channel.value(channel.reply())
 
     def apply(k, args, kwargs):
-        return channel.call(("apply", k), args, kwargs)
+        return channel.call(("apply", plan.codes[k]), args, kwargs)
 
     # No builtins by name (the test's trusted names are in `split.names`); __import__ only for
     # the C code of trusted values that imports lazily (datetime.strftime, numpy reductions).
-    env = {"__builtins__": _TRUSTED_BUILTINS, assert_split.CALL_HOOK: call, assert_split.APPLY_HOOK: apply}
+    env = {"__builtins__": _TRUSTED_BUILTINS, assert_split.CALL_HOOK: call, assert_split.APPLY_HOOK: apply,
+           assert_split.GETATTR_HOOK: wrappers["getattr"]}
     for name, obj in split.names.items():
         env[name] = wrappers.get(id(obj), obj)
     value = eval(split.code, env)  # noqa: S307 - the trusted rest, whitelisted names only
@@ -389,6 +440,8 @@ class JobRun:
         self.messages = [None] * n if job["details"] or self.values_mode else None
         self.value_records = [None] * n if self.values_mode else None
         judge.progress.start(seq, n)
+        limit = judge_memory_mb(job["memory_mb"]) << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
         self.status, self.error, self.child_state = "ok", None, "alive"
         self.wrappers = _wrappers(channel)
         self.report = None
@@ -416,7 +469,7 @@ class JobRun:
 
     def load(self, names: tuple) -> bool:
         """Load the program in the current child; False (status set) when it does not load."""
-        self.channel.deadline = time.monotonic() + self.timeout_s
+        self.channel.deadline = time.monotonic() + self.job["load_timeout_s"]
         try:
             self.channel.send(("load", self.job["program"], names))
             reply = self.channel.reply()
@@ -428,9 +481,11 @@ class JobRun:
             self.child_state = "died"
             self.fail_job("crash", "child died while loading the program")
             return False
-        if reply[0] == "ok" and len(reply) == 2 and type(reply[1]) is dict and all(
-                type(k) is str and type(v) is str for k, v in reply[1].items()):
-            self.report = reply[1]
+        if reply[0] == "ok" and len(reply) == 2 and type(reply[1]) is dict:
+            # Only the names asked about, and only well-formed kinds (anything else is just the
+            # program's: the worst a lie does is keep a name in the child).
+            self.report = {k: v if type(v) is str and len(v) <= MAX_KIND_CHARS else "p"
+                           for k, v in reply[1].items() if k in names}
             return True
         if reply[0] in ("syntax", "raise") and len(reply) == 3:
             memory = reply[2] is True
@@ -564,6 +619,12 @@ class JobRun:
         if self.status != "ok":
             extra["error"] = self.error
         return {"status": self.status, "outcomes": self.outcomes, **extra}
+
+
+def judge_memory_mb(memory_mb: int) -> int:
+    """Address space the judge may use for one job: its own interpreter (numpy included) plus
+    room to rebuild and compare the program's values, in proportion to what the program may hold."""
+    return min(JUDGE_MEMORY_MB, max(1024, 512 + 2 * memory_mb))
 
 
 def _is_plain(value, depth: int = 0) -> bool:

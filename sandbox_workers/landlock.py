@@ -44,13 +44,15 @@ def _fs_mask(abi: int) -> int:
     return _FS_BY_ABI[min(abi, 5)]
 
 
-def restrict(read_paths=(), write_paths=(), *, handled: int | None = None, no_tcp: bool = True,
-             scoped: bool = True) -> int:
+def restrict(read_paths=(), write_paths=(), *, list_paths=(), handled: int | None = None,
+             no_tcp: bool = True, scoped: bool = True) -> int:
     """Restrict this process (and its future children) irrevocably; returns the ABI used.
 
-    `handled` (default: every file right the ABI knows) is what the ruleset governs: rights not
-    handled stay unrestricted (the judge handles only writes, so it may read anything).
-    Raises OSError when Landlock is unavailable.
+    Read paths may be read beneath; write paths written too; list paths only listed (a site
+    directory: its entries' names, not the files of packages outside the view). `handled`
+    (default: every file right the ABI knows) is what the ruleset governs: rights not handled
+    stay unrestricted (the judge handles only writes, so it may read anything). Raises OSError
+    when Landlock is unavailable.
     """
     abi = abi_version()
     if abi < 1:
@@ -70,7 +72,7 @@ def restrict(read_paths=(), write_paths=(), *, handled: int | None = None, no_tc
         err = ctypes.get_errno()
         raise OSError(err, f"landlock_create_ruleset: {os.strerror(err)}")
     try:
-        for paths, rights in ((read_paths, READ & fs), (write_paths, fs)):
+        for paths, rights in ((list_paths, READ_DIR & fs), (read_paths, READ & fs), (write_paths, fs)):
             for path in paths:
                 _add_path(int(ruleset), path, rights)
         if _libc.syscall(ctypes.c_long(_SYS_RESTRICT), ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:

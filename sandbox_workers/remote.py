@@ -119,6 +119,9 @@ class Remote:
     def __getitem__(self, key):
         return self._sbx_channel.op("getitem", self, key)
 
+    def __missing__(self, key):  # a dict subclass's mirror: the program's own __missing__
+        return self._sbx_channel.op("getitem", self, key)
+
     def __iter__(self):
         if self._sbx_flags & values.ITERATOR:
             return self
@@ -140,7 +143,10 @@ class Remote:
         return False
 
     def __instancecheck__(self, obj):
-        return bool(self._sbx_channel.op("isinstance", obj, self))
+        if program_made(obj):
+            return bool(self._sbx_channel.op("isinstance", obj, self))
+        # A test value is not sent (its class's metaclass would see it): its type is.
+        return bool(self._sbx_channel.op("issubclass", type(obj), self))
 
     def __subclasscheck__(self, cls):
         return bool(self._sbx_channel.op("issubclass", cls, self))
@@ -223,6 +229,11 @@ def rebuild_exception(base_name: str, description: str) -> Exception:
     cls = getattr(builtins, base_name, None) if isinstance(base_name, str) else None
     if not (isinstance(cls, type) and issubclass(cls, Exception)) or cls is UnscorableTest:
         return ProgramError(description)
+    if issubclass(cls, StopIteration):
+        # Raised by a call, not by the end of the program's iterator (which arrives as "n"
+        # replies): as StopIteration it would end the trusted side's map() or generator early
+        # and `all(...)` would pass. A RuntimeError, as PEP 479 makes it inside generators.
+        return RuntimeError(f"the program raised {description}")
     try:
         return cls(description)
     except Exception:  # noqa: BLE001 - builtins with odd constructors (UnicodeDecodeError ...)

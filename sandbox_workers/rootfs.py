@@ -56,10 +56,24 @@ class View:
     site_dirs: dict[str, list[str]] = field(default_factory=dict)  # site dir -> entry paths
     packages: list[str] = field(default_factory=list)       # distributions exposed
 
-    def readable(self) -> list[str]:
-        """Every path the view exposes (for Landlock, which has no bind mounts)."""
+    def landlock_paths(self) -> tuple[list[str], list[str]]:
+        """(readable, listable-only) paths for Landlock, which grants whole hierarchies and has
+        no overmounts: a directory holding a site directory (the stdlib holds site-packages) is
+        opened entry by entry, the site directory itself only listed."""
+        sites = set(self.site_dirs)
+        readable, listable = [], list(sites)
+        for path in self.directories:
+            inner = [s for s in sites if s.startswith(path.rstrip("/") + "/")]
+            if not inner:
+                readable.append(path)
+                continue
+            listable.append(path)
+            for name in sorted(os.listdir(path)):
+                child = os.path.join(path, name)
+                if child not in sites and not any(s.startswith(child + "/") for s in sites):
+                    readable.append(child)
         entries = [e for es in self.site_dirs.values() for e in es]
-        return list(dict.fromkeys(self.directories + self.files + entries))
+        return list(dict.fromkeys(readable + self.files + entries)), listable
 
 
 def _requirement_name(spec: str) -> str | None:

@@ -211,7 +211,7 @@ class Supervisor:
             return jobs.invalid_result(raw_job, str(e))
         n = len(job["tests"])
         per_child = 1 if job["fresh_state"] else n
-        cpu_s = int(math.ceil(job["timeout_s"] * (per_child + 1))) + 1
+        cpu_s = int(math.ceil(job["load_timeout_s"] + job["timeout_s"] * per_child)) + 1
         self.seq += 1
         child, sock_fd = self._spawn(job["memory_mb"], cpu_s)
         finished: collections.deque = collections.deque(maxlen=1)  # the last replaced child
@@ -219,7 +219,7 @@ class Supervisor:
             frames.send_message(self.judge_sock, {"job": job, "seq": self.seq}, (sock_fd,))
         finally:
             os.close(sock_fd)
-        backstop = lambda: time.monotonic() + job["timeout_s"] * 2 * (per_child + 2) + 5  # noqa: E731
+        backstop = lambda: time.monotonic() + 2 * cpu_s + job["timeout_s"] * 2 + 5  # noqa: E731
         deadline = backstop()
         while True:
             received = self._await_judge(deadline)

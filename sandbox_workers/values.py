@@ -64,6 +64,15 @@ SPECIAL_METHODS = frozenset(_COMPARE + _ORDER + _ARITH + (
     "__trunc__", "__floor__", "__ceil__", "__abs__", "__neg__", "__pos__", "__invert__",
     "__instancecheck__", "__subclasscheck__"))
 BUILTIN_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+# The builtins the judge evaluates tests with, and the only ones a child may name in a result
+# ({"T": "builtins:len"}): no eval, exec, open, getattr or __import__.
+SAFE_BUILTIN_NAMES = frozenset((
+    "abs all any ascii bin bool bytearray bytes chr complex dict divmod enumerate filter float "
+    "format frozenset hash hex int isinstance issubclass iter len list map max min next oct ord "
+    "pow range repr reversed round set slice sorted str sum tuple type zip callable object "
+    "ArithmeticError AssertionError AttributeError Exception IndexError KeyError LookupError "
+    "NotImplementedError OverflowError RuntimeError StopIteration TypeError ValueError "
+    "ZeroDivisionError UnicodeError NameError RecursionError BaseException").split())
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 _BUILTIN_FUNCTION = type(len)
@@ -733,10 +742,17 @@ class TrustedCodec:
         self.mirrors: dict[int, type] = {}
         self.sent: list | None = None  # mutable containers of the arguments being sent
         self._sent_ids: dict[int, int] = {}
+        self.budget = MAX_NODES  # containers one reply may rebuild (reset per reply)
 
     def loads(self, text: str | bytes):
+        """Parse one reply; containers are counted before the parser builds them (a reply of
+        millions of empty lists is a few MiB of text but GiBs of objects)."""
         if len(text) > MAX_BYTES + 1024:
             raise ValueLimit(f"message of {len(text)} bytes is over the limit")
+        if text.count(b"[" if type(text) is not str else "[") + text.count(
+                b"{" if type(text) is not str else "{") > 2 * MAX_NODES + 16:
+            raise ValueLimit(f"a reply of more than {MAX_NODES} containers")
+        self.budget = MAX_NODES
         try:
             if type(text) is not str:
                 text = bytes(text).decode("ascii")
@@ -755,6 +771,9 @@ class TrustedCodec:
             return x
         if depth > MAX_DEPTH + 8:
             raise ValueLimit("value nested too deeply")
+        self.budget -= 1
+        if self.budget < 0:
+            raise ValueLimit(f"a reply of more than {MAX_NODES} containers")
         dec = self._child(depth + 1)
         if t is list:
             return [dec(e) for e in x]
@@ -779,8 +798,10 @@ class TrustedCodec:
                 import builtins
                 module, _, name = str(body).partition(":")
                 obj = getattr(builtins, name, None) if module == "builtins" else None
-                if obj is None or not (isinstance(obj, type) or callable(obj)):
-                    raise ValueLimit(f"unknown builtin {body!r:.60}")
+                if obj is None or name not in SAFE_BUILTIN_NAMES and not (
+                        isinstance(obj, type) and issubclass(obj, BaseException)):
+                    raise ValueLimit(f"the program returned the builtin {body!r:.60}, which tests "
+                                     f"cannot use")
                 return obj
             return _rebuild(tag, body, dec)
         except ValueLimit:
@@ -809,6 +830,8 @@ class TrustedCodec:
             bases = {"IntFlag": enum.IntFlag, "Flag": enum.Flag, "IntEnum": enum.IntEnum,
                      "StrEnum": enum.StrEnum, "Enum": enum.Enum}
             base = bases[flavour]
+            _check_names([k for k, _ in members], "member")  # a member named __eq__ would be a method
+            _check_overridden(overridden)
             kwargs = {}
             if base is enum.Enum and mixin is not None:
                 kwargs["type"] = {"int": int, "float": float, "str": str, "bytes": bytes,
@@ -828,6 +851,9 @@ class TrustedCodec:
             from sandbox_workers import remote
             name, base_name, fields, overridden, flags, unhashable = description
             base = {b.__name__: b for b in BUILTIN_BASES}[base_name]
+            if fields is not None:
+                _check_names(fields, "field")
+            _check_overridden(overridden)
             if fields is not None:
                 import collections
                 base = collections.namedtuple(str(name), [str(f) for f in fields], rename=True)
@@ -960,6 +986,17 @@ class _TrustedTreeCodec(ChildCodec):
 
     def ref(self, obj):
         raise _Handle()
+
+
+def _check_names(names, what: str) -> None:
+    if type(names) is not list or len(names) > 10_000 or not all(
+            type(n) is str and n.isidentifier() and not n.startswith("_") for n in names):
+        raise ValueLimit(f"malformed class description: bad {what} names")
+
+
+def _check_overridden(names) -> None:
+    if type(names) is not list or not all(type(n) is str and n in SPECIAL_METHODS for n in names):
+        raise ValueLimit("malformed class description: bad method names")
 
 
 _MUTABLE: tuple = ()

@@ -204,7 +204,7 @@ def test_reader_errors_point_at_file_and_line(tmp_path):
     with pytest.raises(ValueError, match=r"na.jsonl:1 \(t\): test 'print\(f\(1\)\)' cannot run in the sandbox"):
         B.load_evalplus(not_assert)
     unsafe = _write_jsonl(tmp_path / "unsafe.jsonl", [
-        {"task_id": "u", "prompt": "p", "entry_point": "f", "test_list": ["assert f(1) == (1).__class__"]}])
+        {"task_id": "u", "prompt": "p", "entry_point": "f", "test_list": ["assert (yield f(1))"]}])
     with pytest.raises(ValueError, match=r"unsafe.jsonl:1 \(u\).*cannot run in the sandbox"):
         B.load_evalplus(unsafe)
     with pytest.raises(ValueError, match="unknown benchmark 'mbpp'"):

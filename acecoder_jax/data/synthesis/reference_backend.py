@@ -2,111 +2,67 @@
 
 For the entry function (or `Solution` method) of the reference program: draw inputs from its
 signature (annotations, defaults, usage, literals in instruction and body; see fuzz.py), evaluate the
-calls in an isolated child process, keep calls whose results are plain literals, pick ~N tests with
-as many distinct outputs as possible, write them as `assert f(<args>) == <literal>`, and finally run
-the asserts against the reference through the sandbox executor, keeping only those that pass (this
-also drops nondeterministic functions' tests). The question is the seed's instruction, plus the
-signature to implement when the instruction does not name it.
-
-Why a separate child for the evaluation: the sandbox reports pass/fail per assert, never the value a
-call returned; this child does only that, under rlimits, a timeout, a scrubbed environment and a
-private temp dir, on seed programs (not policy samples).
+calls in the sandbox (its values mode returns what each call returned), keep calls whose results are
+plain literals, pick ~N tests with as many distinct outputs as possible, write them as
+`assert f(<args>) == <literal>`, and finally run the asserts against the reference through the
+sandbox executor, keeping only those that pass (this also drops nondeterministic functions' tests).
+The question is the seed's instruction, plus the signature to implement when the instruction does
+not name it. Seed programs are arbitrary code (Stack functions come from the internet): they get
+exactly the isolation of policy samples.
 """
 from __future__ import annotations
 
 import ast
-import json
 import math
-import os
 import random
-import subprocess
-import sys
-import tempfile
 from typing import Sequence
 
 from acecoder_jax.data.synthesis import fuzz
 from acecoder_jax.data.synthesis.backend import SynthesisResult, Synthesizer
 
-_CHILD = r'''
-import io, json, os, signal, sys
-spec = json.loads(sys.stdin.read())
-out_fd = os.dup(1)
-sys.stdout = sys.stderr = io.StringIO()
-os.environ.clear()
-class _Alarm(BaseException):
-    pass
-def _on_alarm(*_):
-    raise _Alarm()
-signal.signal(signal.SIGALRM, _on_alarm)
-ns = {"__name__": "__reference__"}
-results = []
-try:
-    signal.setitimer(signal.ITIMER_REAL, spec["load_s"])
-    exec(compile(spec["program"], "<reference>", "exec"), ns)
-    signal.setitimer(signal.ITIMER_REAL, 0)
-except BaseException as e:
-    os.write(out_fd, json.dumps({"load_error": type(e).__name__ + ": " + str(e)[:200]}).encode())
-    os._exit(0)
-timeouts = 0
-for call in spec["calls"]:
-    if timeouts >= spec["max_timeouts"]:
-        results.append(["skipped", ""])
-        continue
-    try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, spec["call_s"])
-            value = eval(call, ns)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        entry = ["ok", repr(value)[: spec["max_repr"] + 1]]
-    except _Alarm:
-        timeouts += 1
-        entry = ["timeout", ""]
-    except BaseException as e:
-        entry = ["error", type(e).__name__]
-    results.append(entry)
-    sys.stdout = sys.stderr = io.StringIO()
-os.write(out_fd, json.dumps({"results": results}).encode())
-os._exit(0)
-'''
-
-
-def _limit_child(memory_mb: int, cpu_s: int):
-    def apply():
-        import resource
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-    return apply
+LOAD_TIMEOUT_S = 5.0
 
 
 def evaluate_calls(program: str, calls: list[str], call_s: float = 0.25, memory_mb: int = 1024,
-                   max_repr: int = 400, max_timeouts: int = 3) -> list[tuple[str, str]] | str:
+                   max_repr: int = 400, max_timeouts: int = 3, executor=None) -> list[tuple[str, str]] | str:
     """[(status, repr-or-error)] per call, or a string when the program itself fails to load.
-    After `max_timeouts` slow calls the rest are skipped (a slow function stays slow)."""
-    spec = {"program": program, "calls": calls, "call_s": call_s, "load_s": 5.0, "max_repr": max_repr,
-            "max_timeouts": max_timeouts}
-    total_s = 10.0 + call_s * len(calls)
-    with tempfile.TemporaryDirectory(prefix="refsynth-") as cwd:
-        env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-        proc = subprocess.Popen([sys.executable, "-I", "-c", _CHILD], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd, env=env,
-                                start_new_session=True, preexec_fn=_limit_child(memory_mb, int(total_s) + 1))
-        try:
-            out, _ = proc.communicate(json.dumps(spec).encode(), timeout=total_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.communicate()
-            return "timeout evaluating the reference"
-    try:
-        reply = json.loads(out.decode("utf-8", "replace") or "{}")
-    except json.JSONDecodeError:
-        return f"reference child crashed (exit {proc.returncode})"
-    if "load_error" in reply:
-        return f"reference does not load: {reply['load_error']}"
-    if "results" not in reply:
-        return f"reference child crashed (exit {proc.returncode})"
-    return [tuple(r) for r in reply["results"]]
+
+    The calls run in the sandbox (values mode), with the isolation and limits of every
+    untrusted program: Stack seeds are arbitrary code from the internet. After `max_timeouts`
+    slow calls the rest are skipped (a slow function stays slow); a call that times out or
+    crashes costs only itself (the program is reloaded for the next). `executor`:
+    data.execution.Executor (default: a temporary embedded one).
+    """
+    if not calls:
+        return []
+    job = {"id": "calls", "mode": "values", "program": program, "expressions": list(calls),
+           "timeout_s": call_s, "load_timeout_s": LOAD_TIMEOUT_S, "memory_mb": memory_mb,
+           "max_timeouts": max_timeouts}
+    if executor is None:
+        from acecoder_jax.data.execution import Executor
+        with Executor("embedded") as own:
+            result = own.run([job])["calls"]
+    else:
+        result = executor.run([job])["calls"]
+    status = result.get("status")
+    values = result.get("values")
+    if status in ("syntax_error", "invalid") or (values is None and status != "ok"):
+        return f"reference does not load: {result.get('error')}"
+    if status != "ok" and all(v.get("outcome") == "not_run" for v in values):
+        return f"reference does not load: {result.get('error')}"
+    out = []
+    for entry in values:
+        outcome = entry.get("outcome")
+        if outcome == "ok":
+            out.append(("ok", entry["repr"][:max_repr + 1]))
+        elif outcome == "timeout":
+            out.append(("timeout", ""))
+        elif outcome == "error":
+            text = str(entry.get("error") or "")
+            out.append(("error", "MemoryError" if text == "MemoryError" else text.split(":", 1)[0]))
+        else:
+            out.append(("skipped", ""))
+    return out
 
 
 def _plain_literal(text: str, max_repr: int) -> object:
@@ -213,6 +169,17 @@ class ReferenceSynthesizer(Synthesizer):
         self.executor, self.num_tests, self.num_candidates = executor, num_tests, num_candidates
         self.seed, self.call_timeout_s, self.memory_mb, self.max_repr = seed, call_timeout_s, memory_mb, max_repr
         self.probe_combos, self.probe_calls = probe_combos, probe_calls
+        self._own_executor = None
+
+    def _values_executor(self):
+        """Where seed programs run: the configured executor, else an embedded pool of our own
+        (kept across drafts; a pool start costs more than one seed's calls)."""
+        if self.executor is not None:
+            return self.executor
+        if self._own_executor is None:
+            from acecoder_jax.data.execution import Executor
+            self._own_executor = Executor("embedded")
+        return self._own_executor
 
     def _draw_calls(self, gen, callee, params, types, n, seen) -> list[str]:
         calls = []
@@ -265,7 +232,7 @@ class ReferenceSynthesizer(Synthesizer):
             seen: set[str] = set()
             probes = [self._draw_calls(gen, callee, params, combo, self.probe_calls, seen) for combo in combos]
             evaluated = evaluate_calls(program, [c for p in probes for c in p], self.call_timeout_s,
-                                       self.memory_mb, self.max_repr)
+                                       self.memory_mb, self.max_repr, executor=self._values_executor())
             if isinstance(evaluated, str):
                 return SynthesisResult(sid, error="reference_failed", detail=evaluated)
             scores, at = [], 0
@@ -275,7 +242,8 @@ class ReferenceSynthesizer(Synthesizer):
             best = max(range(len(combos)), key=lambda i: (scores[i], -i))
             types = combos[best]
         calls = self._draw_calls(gen, callee, params, types, self.num_candidates, set())
-        evaluated = evaluate_calls(program, calls, self.call_timeout_s, self.memory_mb, self.max_repr)
+        evaluated = evaluate_calls(program, calls, self.call_timeout_s, self.memory_mb, self.max_repr,
+                                   executor=self._values_executor())
         if isinstance(evaluated, str):
             return SynthesisResult(sid, error="reference_failed", detail=evaluated)
         buckets: dict[str, list[str]] = {}
