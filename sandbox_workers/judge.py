@@ -147,8 +147,10 @@ class Channel:
             codec.forget_sent()
 
     def next(self, proxy: remote.Remote):
-        """next() of a program iterator, fetched in growing chunks (1, 8, 64 ... 4096), so
-        `next(g)` takes one element and `list(g)` few round trips."""
+        """next() of a program iterator. An iterator over data is fetched in growing chunks (1,
+        8, 64 ... 4096): `next(it)` takes one element and `list(it)` few round trips; one that
+        runs program code per element (a generator, map) one element at a time, so its side
+        effects happen exactly when Python's would."""
         state = self.iterators.get(proxy._sbx_ref)
         if state is None:
             state = self.iterators[proxy._sbx_ref] = [collections.deque(), 1, None]
@@ -163,7 +165,8 @@ class Channel:
             if tree[0] != "n" or len(tree) != 3 or type(tree[1]) is not list:
                 raise ChildDied()
             buffer.extend(self.codec.decode(x) for x in tree[1])
-            state[1] = min(state[1] * 8, 4096)
+            if proxy._sbx_flags & values.PURE_ITERATOR:  # others: one element per next(), as
+                state[1] = min(state[1] * 8, 4096)      # the program's code runs per element
             if tree[2] is not None:
                 state[2] = StopIteration() if tree[2] == "stop" else program_exception(tree[2])
             if not buffer:

@@ -214,7 +214,7 @@ class Supervisor:
         cpu_s = int(math.ceil(job["load_timeout_s"] + job["timeout_s"] * per_child)) + 1
         self.seq += 1
         child, sock_fd = self._spawn(job["memory_mb"], cpu_s)
-        finished: collections.deque = collections.deque(maxlen=1)  # the last replaced child
+        earlier_output = None  # of a child replaced mid-job
         try:
             frames.send_message(self.judge_sock, {"job": job, "seq": self.seq}, (sock_fd,))
         finally:
@@ -232,10 +232,12 @@ class Supervisor:
             if "done" in message:
                 outcome = message["done"]
                 break
-            # A fresh child for the next test (fresh_state, values mode after a failure).
+            # A fresh child for the next test (fresh_state, values mode after a failure). Its
+            # output is read now and its capture file closed: the file keeps its tmpfs alive
+            # (and charged to the slot's memory) until then.
             previous = self._exit_kind(self._end(child))
-            _close_output(finished)
-            finished.append(child)
+            earlier_output = _output_head(child.output_fd) or earlier_output
+            os.close(child.output_fd)
             try:
                 child, sock_fd = self._spawn(job["memory_mb"], cpu_s)
             except RuntimeError as e:
@@ -257,13 +259,12 @@ class Supervisor:
         extra = {k: outcome[k] for k in ("messages", "values") if k in outcome}
         if status != "ok":
             extra["error"] = error
-            head = _output_head(child.output_fd) if status != "invalid" else None
+            head = (_output_head(child.output_fd) or earlier_output) if status != "invalid" else None
             if head:
                 extra["output"] = head
         elif error and status == "ok" and job["fresh_state"]:
             extra["error"] = error
         os.close(child.output_fd)
-        _close_output(finished)
         return jobs.make_result(job["id"], status, outcome["outcomes"], time.monotonic() - start, **extra)
 
     def _judge_lost(self, job: dict, overran: bool) -> dict:
@@ -316,11 +317,6 @@ def _exit_text(wait_status: int) -> str:
     if os.WIFSIGNALED(wait_status):
         return f"child exited (signal {os.WTERMSIG(wait_status)})"
     return f"child exited (code {os.waitstatus_to_exitcode(wait_status)})"
-
-
-def _close_output(finished) -> None:
-    while finished:
-        os.close(finished.pop().output_fd)
 
 
 def _output_head(fd: int) -> str | None:

@@ -47,6 +47,7 @@ CUSTOM_ARITH = 4     # defines arithmetic or bitwise operators
 CUSTOM_CONTAINS = 8  # defines `in`
 ITERATOR = 16        # has __next__
 MAPPING_EQ = 128     # its == is collections.abc.Mapping's (compare items on the trusted side)
+PURE_ITERATOR = 256  # an iterator over data (list, str, range, dict ...): may be read ahead
 CALLABLE = 32
 IS_CLASS = 64
 
@@ -75,6 +76,11 @@ SAFE_BUILTIN_NAMES = frozenset((
     "ZeroDivisionError UnicodeError NameError RecursionError BaseException").split())
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
+# Iterators that run no program code per element: reading them ahead changes nothing.
+_PURE_ITERATORS = frozenset(type(it) for it in (
+    iter([]), iter(()), iter(range(0)), iter(range(1 << 70)), iter(""), iter("é"), iter(set()),
+    iter(frozenset()), iter({}), iter({}.values()), iter({}.items()), iter(b""), iter(bytearray()),
+    reversed([]), reversed(range(0)), reversed(())))
 _BUILTIN_FUNCTION = type(len)
 _DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
 
@@ -175,7 +181,18 @@ def _class_flags(cls: type, overridden) -> int:
 
 
 def _base_value(v, base: type):
-    """`v`'s value as its builtin base holds it, read without the subclass's own methods."""
+    """`v`'s value as its builtin (or collections) base holds it, read without the subclass's
+    own methods."""
+    name = base.__name__
+    if base.__module__ == "collections":
+        coll = sys.modules["collections"]
+        if name == "deque":
+            return coll.deque(coll.deque.__iter__(v), v.maxlen)
+        if name == "defaultdict":
+            return coll.defaultdict(v.default_factory, dict.items(v))
+        if name == "OrderedDict":
+            return coll.OrderedDict(coll.OrderedDict.items(v))
+        return coll.Counter(dict(dict.items(v)))
     if base in (list, dict, set, frozenset):
         return base.copy(v)
     if base in (tuple, bytes):
@@ -211,6 +228,8 @@ def handle_flags(v) -> int:
         flags |= CUSTOM_CONTAINS
     if hasattr(cls, "__next__"):
         flags |= ITERATOR
+        if cls in _PURE_ITERATORS:
+            flags |= PURE_ITERATOR
     if callable(v):
         flags |= CALLABLE
     if isinstance(v, type):
@@ -377,6 +396,11 @@ class ChildCodec:
         if t.__module__ == "builtins" and issubclass(t, BaseException):
             return lambda v, d: ({"ex": [t.__name__, [self.encode(a, d) for a in v.args]]}
                                  if type(v.args) is tuple else self.handle(v))
+        if coll is not None:  # a program subclass of Counter, OrderedDict, defaultdict, deque
+            for stdlib_base in (coll.Counter, coll.OrderedDict, coll.defaultdict, coll.deque):
+                if t is not stdlib_base and issubclass(t, stdlib_base):
+                    overridden = self._overrides(t, stdlib_base)
+                    return lambda v, d, b=stdlib_base: self._subclass(v, t, b, overridden, d)
         base = next((b for b in t.__mro__ if b in BUILTIN_BASES), None)
         if base is not None and base is not bool:
             overridden = self._overrides(t, base)
@@ -849,8 +873,10 @@ class TrustedCodec:
 
         def build(description):
             from sandbox_workers import remote
+            import collections
             name, base_name, fields, overridden, flags, unhashable = description
-            base = {b.__name__: b for b in BUILTIN_BASES}[base_name]
+            bases = {b.__name__: b for b in BUILTIN_BASES + _collection_bases()}
+            base = bases[base_name]
             if fields is not None:
                 _check_names(fields, "field")
             _check_overridden(overridden)
@@ -861,8 +887,14 @@ class TrustedCodec:
                                        int(flags), unhashable is True)
         mirror = self._mirror(cls_ref, body[3] if len(body) > 3 else None, build)
         base = mirror.__mro__[1]
+        if type(value) is not _value_type(base):
+            raise ValueLimit(f"a {type(value).__name__} value for a subclass of {base.__name__}")
         if hasattr(base, "_fields"):
             instance = mirror(*value)
+        elif base.__name__ == "defaultdict":
+            instance = mirror(value.default_factory, value)
+        elif base.__name__ == "deque":
+            instance = mirror(value, value.maxlen)
         else:
             instance = mirror(value)
         instance._sbx_ref = obj_ref
@@ -986,6 +1018,16 @@ class _TrustedTreeCodec(ChildCodec):
 
     def ref(self, obj):
         raise _Handle()
+
+
+def _collection_bases() -> tuple:
+    import collections
+    return (collections.Counter, collections.OrderedDict, collections.defaultdict, collections.deque)
+
+
+def _value_type(base: type) -> type:
+    """The exact type a mirror's base value rebuilds as (a namedtuple's is tuple)."""
+    return tuple if hasattr(base, "_fields") else base
 
 
 def _check_names(names, what: str) -> None:

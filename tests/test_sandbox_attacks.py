@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import sandbox_workers
+import sandbox_workers.isolation
 from sandbox_workers import SandboxPool
 from tests.sandbox_corpus import attacks as A
 
@@ -653,14 +654,16 @@ def test_escape_batch_bounded(escape_results):
 # =================================================================================================
 @pytest.fixture(scope="module")
 def memory_results():
-    avail_before = meminfo_mib()
+    # Shmem (tmpfs, memfd, SysV shm) is what could outlive a job; MemAvailable also moves with
+    # the page cache and with whatever the previous test module is still freeing.
+    avail_before = meminfo_mib("Shmem")
     jobs = [attack_job(m, a) for m, a in A.MEMORY.items()]
     with SandboxPool(2, pin_cpus=False) as pool:
         results = run_batch(pool, jobs)
         followup = list(pool.run([honest_job()]))[0]
         isolation = pool.isolation
     time.sleep(0.5)
-    avail_after = meminfo_mib()
+    avail_after = meminfo_mib("Shmem")
     sysv_left = sum(size for kind, _, _, size in sysv_objects() if kind == "shm") / 2 ** 20
     cleanup_ipc()
     for d in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock"):
@@ -670,8 +673,8 @@ def memory_results():
                     os.unlink(os.path.join(d, n))
         except OSError:
             pass
-    avail_cleaned = meminfo_mib()
-    retained = avail_before - avail_after
+    avail_cleaned = meminfo_mib("Shmem")
+    retained = avail_after - avail_before
     HOST_CHECKS["memory: MiB of host memory still taken after the jobs (before cleanup)"] = round(retained)
     HOST_CHECKS["memory: SysV shm MiB left by sandbox uids"] = round(sysv_left)
     return {"results": results, "followup": followup, "retained_mib": retained, "sysv_left_mib": sysv_left,

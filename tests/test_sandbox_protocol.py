@@ -155,3 +155,47 @@ def test_builtin_subclasses_keep_their_base_and_own_dunders(pool):
     assert result["outcomes"] == ["pass", "pass", "pass", "fail", "pass", "pass", "pass", "error",
                                   "pass"], result
     assert "cannot be scored safely" in result["messages"][7]
+
+
+STDLIB_SUBCLASSES = """
+import collections
+class Tally(collections.Counter):
+    def top(self):
+        return self.most_common(1)[0][0]
+class Last(collections.OrderedDict):
+    pass
+class Ring(collections.deque):
+    pass
+class Default(dict):
+    def __missing__(self, key):
+        return len(key)
+def tally(s):
+    return Tally(s)
+def last():
+    d = Last(a=1, b=2)
+    d.move_to_end('a')
+    return d
+def ring():
+    return Ring([1, 2, 3], maxlen=3)
+def default():
+    return Default(x=1)
+calls = []
+def gen(n):
+    for i in range(n):
+        calls.append(i)
+        yield i
+def count():
+    return len(calls)
+"""
+
+
+def test_stdlib_subclasses_and_generators_behave_as_in_python(pool):
+    tests = ["assert tally('aab') == collections.Counter({'a': 2, 'b': 1})", "assert tally('aab')['z'] == 0",
+             "assert tally('aab').top() == 'a'", "assert list(last()) == ['b', 'a']",
+             "assert last() == collections.OrderedDict(b=2, a=1)", "assert ring() == collections.deque([1, 2, 3])",
+             "assert ring().maxlen == 3", "assert default()['abc'] == 3 and default()['x'] == 1",
+             # a generator runs exactly as far as the test consumes it
+             "assert (g := gen(10)) and next(g) == 0 and next(g) == 1 and count() == 2",
+             "assert list(zip(gen(5), range(1))) == [(0, 0)] and count() == 4"]
+    result = run_one(pool, STDLIB_SUBCLASSES, tests)
+    assert result["outcomes"] == ["pass"] * len(tests), result
