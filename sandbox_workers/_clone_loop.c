@@ -52,6 +52,7 @@ typedef struct {
     long clone_flags;
     const char *seccomp; /* struct sock_filter[], from isolation.seccomp_filter() */
     Py_ssize_t seccomp_len;
+    int landlock_scope; /* a nested, scoped Landlock domain (see isolation.Confinement) */
 } confinement;
 
 struct filter_program {
@@ -209,6 +210,14 @@ static void confine(int ctl, int sock_fd, int out_fd, const confinement *c,
     struct pollfd alive = {.fd = ctl_copy, .events = POLLRDHUP, .revents = 0};
     if (poll(&alive, 1, 0) < 0 || (alive.revents & (POLLHUP | POLLRDHUP | POLLERR))) _exit(70);
     close(ctl_copy);
+    if (c->landlock_scope) {
+        /* struct landlock_ruleset_attr {handled_access_fs, handled_access_net, scoped}: only
+         * scoped (abstract unix sockets | signals), ABI 6. */
+        uint64_t attr[3] = {0, 0, 3};
+        long ruleset = syscall(444 /* landlock_create_ruleset */, attr, sizeof attr, 0);
+        if (ruleset < 0 || syscall(446 /* landlock_restrict_self */, (int)ruleset, 0) != 0) _exit(71);
+        close((int)ruleset);
+    }
     if (c->seccomp_len > 0) {
         struct filter_program program = {(unsigned short)(c->seccomp_len / 8), c->seccomp};
         if (prctl(PR_SET_SECCOMP, 2 /* SECCOMP_MODE_FILTER */, &program, 0, 0) != 0) _exit(71);
@@ -226,9 +235,9 @@ static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
     const char *pending = NULL;
     Py_ssize_t pending_len = 0;
     memset(&c, 0, sizeof c);
-    if (!PyArg_ParseTuple(args, "i(ssilpppiy#)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
+    if (!PyArg_ParseTuple(args, "i(ssilpppiy#p)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
                           &c.clone_flags, &c.drop_caps, &c.fresh_tmpfs, &c.oom_adjust, &c.nproc,
-                          &c.seccomp, &c.seccomp_len, &pending, &pending_len))
+                          &c.seccomp, &c.seccomp_len, &c.landlock_scope, &pending, &pending_len))
         return NULL;
     if (pending != NULL && pending_len != REQUEST_SIZE) {
         PyErr_SetString(PyExc_ValueError, "pending request has the wrong size");

@@ -26,6 +26,7 @@ import os
 import resource
 import signal
 import sys
+import dataclasses
 from dataclasses import dataclass
 
 from sandbox_workers import landlock, rootfs
@@ -81,10 +82,14 @@ class Confinement:
     oom_adjust: bool   # raise the child's OOM score (the zygote's is lowered)
     nproc: int
     seccomp: bytes = b""  # the filter program (seccomp_filter()), installed last
+    # A Landlock domain of its own (scoped: no signals, no abstract sockets outside it), nested
+    # in the zygote's: without it a child could signal the zygote, which shares its domain.
+    landlock_scope: bool = False
 
     def as_tuple(self) -> tuple:
         return (self.sandbox_dir, self.home, self.uid, self.clone_flags, int(self.drop_caps),
-                int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc, self.seccomp)
+                int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc, self.seccomp,
+                int(self.landlock_scope))
 
 
 def _write(path: str, text: str) -> None:
@@ -155,6 +160,8 @@ def _landlock_fallback(view: rootfs.View, report: dict, skip: bool = False) -> t
         _check(_prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
         abi = landlock.restrict(readable, [sandbox_dir, "/dev/null"], list_paths=listable)
         _import_only_the_view(view)
+        if abi >= 6:
+            confinement = dataclasses.replace(confinement, landlock_scope=True)
         report.update(filesystem=f"read-only view (Landlock ABI {abi})",
                       network="TCP blocked (Landlock)" if abi >= 4 else "host")
         if abi >= 6:
@@ -354,6 +361,8 @@ def confine_child(confinement: Confinement, request: tuple, ctl_fd: int) -> None
     poller.register(ctl_fd, select.POLLRDHUP)
     if any(ev & (select.POLLHUP | select.POLLRDHUP | select.POLLERR) for _, ev in poller.poll(0)):
         os._exit(70)  # the supervisor died before the death signal was armed
+    if confinement.landlock_scope:
+        landlock.restrict(handled=0)
     install_seccomp(confinement.seccomp)
 
 

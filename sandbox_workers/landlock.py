@@ -58,6 +58,8 @@ def restrict(read_paths=(), write_paths=(), *, list_paths=(), handled: int | Non
     if abi < 1:
         raise OSError("Landlock is not available on this kernel")
     fs = _fs_mask(abi) if handled is None else handled & _fs_mask(abi)
+    if not fs and not (scoped and abi >= 6) and not (no_tcp and abi >= 4):
+        raise OSError("nothing to restrict at this Landlock ABI")
     net = (NET_BIND_TCP | NET_CONNECT_TCP) if (no_tcp and abi >= 4) else 0
     scope = (SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL) if (scoped and abi >= 6) else 0
     if abi >= 6:

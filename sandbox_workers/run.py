@@ -1,7 +1,7 @@
 """Run a jsonl file of jobs on this host and write one result line per job.
 
     python -m sandbox_workers.run --jobs JOBS.jsonl --results OUT.jsonl [--workers N]
-        [--preimport typing,collections,...]
+        [--preimport typing,collections,...] [--packages numpy,scipy,...] [--allow-weaker-isolation]
 
 Results come in completion order. A line that is not valid UTF-8 JSON yields an "invalid"
 result naming the line. A progress line is shown on a terminal; a summary JSON is printed last.
@@ -13,7 +13,7 @@ import json
 import sys
 
 from sandbox_workers import jobs as jobs_mod
-from sandbox_workers.pool import SandboxPool
+from sandbox_workers.pool import IsolationError, SandboxPool
 from sandbox_workers.progress import Summary
 
 
@@ -43,11 +43,23 @@ def main(argv=None) -> int:
     parser.add_argument("--preimport", default=None, type=parse_module_list,
                         help="comma-separated modules each zygote imports before forking programs "
                              "(default: what generated programs import most; see zygote.py)")
+    parser.add_argument("--packages", default=None, type=parse_module_list,
+                        help="comma-separated distributions programs may import (default: "
+                             "rootfs.DEFAULT_PACKAGES); everything else is absent from their view")
+    parser.add_argument("--allow-weaker-isolation", action="store_true",
+                        help="run even where this host cannot give full isolation (no root, no "
+                             "cgroups): the summary's isolation says what holds")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     bad: list[dict] = []
     summary = Summary()
-    with SandboxPool(args.workers, preimport=args.preimport) as pool, open(args.results, "w", encoding="utf-8") as out:
+    try:
+        pool = SandboxPool(args.workers, preimport=args.preimport, packages=args.packages,
+                           allow_weaker_isolation=args.allow_weaker_isolation or None)
+    except IsolationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    with pool, open(args.results, "w", encoding="utf-8") as out:
         for result in pool.run(read_jobs(args.jobs, bad), progress=not args.no_progress):
             out.write(json.dumps(result) + "\n")
             summary.add(result)

@@ -19,7 +19,7 @@ import threading
 import time
 
 from sandbox_workers import queue as q
-from sandbox_workers.pool import SandboxPool
+from sandbox_workers.pool import IsolationError, SandboxPool
 from sandbox_workers.run import parse_module_list
 
 log = logging.getLogger("sandbox_workers.worker")
@@ -43,14 +43,16 @@ class LeaseWatch:
 class Worker:
     def __init__(self, uri: str, *, num_workers: int | None = None, lease_ttl_s: float = q.DEFAULT_LEASE_TTL_S,
                  heartbeat_s: float = q.DEFAULT_HEARTBEAT_S, poll_s: float = q.POLL_S,
-                 storage_options: dict | None = None, preimport: list[str] | None = None):
+                 storage_options: dict | None = None, preimport: list[str] | None = None,
+                 packages: list[str] | None = None, allow_weaker_isolation: bool | None = None):
         if not heartbeat_s * 2 <= lease_ttl_s:
             raise ValueError(f"heartbeat ({heartbeat_s}s) must be at most half the lease TTL ({lease_ttl_s}s)")
         self.uri = uri
         self.fs, self.root = q.open_queue(uri, storage_options)
         self.identity = q.worker_identity()
         self.lease_ttl_s, self.heartbeat_s, self.poll_s = lease_ttl_s, heartbeat_s, poll_s
-        self.pool = SandboxPool(num_workers, preimport=preimport)
+        self.pool = SandboxPool(num_workers, preimport=preimport, packages=packages,
+                                allow_weaker_isolation=allow_weaker_isolation)
         self.watch = LeaseWatch()
         self.finished_batches: set[str] = set()
         self.stop = threading.Event()
@@ -178,6 +180,11 @@ def main(argv=None) -> int:
     parser.add_argument("--storage-options", default="{}", help="JSON dict passed to fsspec")
     parser.add_argument("--preimport", default=None, type=parse_module_list,
                         help="comma-separated modules each zygote imports before forking programs")
+    parser.add_argument("--packages", default=None, type=parse_module_list,
+                        help="comma-separated distributions programs may import (default: "
+                             "rootfs.DEFAULT_PACKAGES)")
+    parser.add_argument("--allow-weaker-isolation", action="store_true",
+                        help="serve even where this host cannot give full isolation (logged)")
     parser.add_argument("--exit-when-idle", type=float, default=None, help="exit after this many idle seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -187,9 +194,14 @@ def main(argv=None) -> int:
             raise ValueError("not a JSON object")
     except ValueError as e:
         parser.error(f"--storage-options must be a JSON object: {e}")
-    worker = Worker(args.queue, num_workers=args.workers, lease_ttl_s=args.lease_ttl,
-                    heartbeat_s=args.heartbeat, poll_s=args.poll, storage_options=options,
-                    preimport=args.preimport)
+    try:
+        worker = Worker(args.queue, num_workers=args.workers, lease_ttl_s=args.lease_ttl,
+                        heartbeat_s=args.heartbeat, poll_s=args.poll, storage_options=options,
+                        preimport=args.preimport, packages=args.packages,
+                        allow_weaker_isolation=args.allow_weaker_isolation or None)
+    except IsolationError as e:
+        log.error("%s", e)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: worker.stop.set())
     log.info("worker %s serving %s with %d slots; isolation %s", worker.identity, args.queue,
              worker.pool.num_workers, worker.pool.isolation)
