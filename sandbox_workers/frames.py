@@ -42,6 +42,8 @@ class FrameReader:
         self.pos = 0
         self.arrival = time.monotonic()
         self._last_recv = self.arrival
+        self._poll = select.poll()
+        self._poll.register(sock, select.POLLIN)
 
     def _complete_frame(self) -> bytes | None:
         buffer, start = self.buffer, self.pos + HEADER.size
@@ -70,16 +72,21 @@ class FrameReader:
             if payload is not None:
                 self.arrival = self._last_recv
                 return payload
-            if deadline is not None and time.monotonic() >= deadline:
-                raise FrameTimeout()  # also when a peer trickles bytes that never make a frame
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FrameTimeout()  # also when a peer trickles bytes that never make a frame
+                # Wait first: a reply is never there yet right after a request (one poll and
+                # one recv, not a recv that fails, a poll and a recv).
+                if not self._poll.poll(left * 1000.0):
+                    continue
             try:
                 # At least READ_BYTES (heap-allocated, never zero-filled, shrunk to what arrived;
                 # a 1 MiB read buffer would be an mmap/munmap pair per read), or the rest of a
-                # big frame in one read.
-                chunk = self.sock.recv(max(self._missing(), READ_BYTES), socket.MSG_DONTWAIT)
+                # big frame in one read. Without a deadline, a blocking recv.
+                chunk = self.sock.recv(max(self._missing(), READ_BYTES),
+                                       socket.MSG_DONTWAIT if deadline is not None else 0)
             except BlockingIOError:
-                left = None if deadline is None else max(0.0, deadline - time.monotonic())
-                select.select([self.sock], [], [], left)
                 continue
             except (ConnectionResetError, BrokenPipeError) as e:
                 raise FrameError(f"stream broken: {e}") from None

@@ -354,17 +354,22 @@ class Progress:
 
 
 class _CpuBudget:
-    """Per test: SIGPROF raises TrustedTimeout after `seconds` of judge CPU; RLIMIT_CPU ends
-    the judge 2 s later if C-level work (which never runs a signal handler) still holds it."""
+    """Per test: SIGPROF raises TrustedTimeout after `seconds` of judge CPU (one setitimer per
+    test). Per job: RLIMIT_CPU ends the judge 2 s after the job's total, if C-level work (which
+    never runs a signal handler) holds it."""
 
     def __init__(self):
         signal.signal(signal.SIGPROF, _on_sigprof)
         signal.signal(signal.SIGXCPU, signal.SIG_DFL)
 
-    def arm(self, seconds: float) -> None:
+    @staticmethod
+    def start_job(seconds: float) -> None:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         used = usage.ru_utime + usage.ru_stime
         resource.setrlimit(resource.RLIMIT_CPU, (int(used + seconds) + 2, resource.RLIM_INFINITY))
+
+    @staticmethod
+    def arm(seconds: float) -> None:
         signal.setitimer(signal.ITIMER_PROF, seconds)
 
     @staticmethod
@@ -489,6 +494,8 @@ class JobRun:
             # program's: the worst a lie does is keep a name in the child).
             self.report = {k: v if type(v) is str and len(v) <= MAX_KIND_CHARS else "p"
                            for k, v in reply[1].items() if k in names}
+            self.resolve = assert_split.resolver(self.report)
+            self.plans = {}
             return True
         if reply[0] in ("syntax", "raise") and len(reply) == 3:
             memory = reply[2] is True
@@ -514,6 +521,14 @@ class JobRun:
             parsed.append(p)
         names = self.names(parsed)
         fresh = self.job["fresh_state"]
+        timeouts, unusable = 0, False
+        self.judge.budget.start_job(self.timeout_s * len(parsed) + self.job["load_timeout_s"])
+        try:
+            return self._run(parsed, names, fresh)
+        finally:
+            self.judge.budget.disarm()
+
+    def _run(self, parsed, names, fresh) -> dict:
         timeouts, unusable = 0, False
         if not self.load(names):
             return self.result()
@@ -550,7 +565,9 @@ class JobRun:
 
     def run_test(self, i: int, parsed) -> bool:
         """Run test i; True when the child is no longer usable (later tests need another)."""
-        plan = self.judge.plan(parsed, self.report, assert_split.resolver(self.report))
+        plan = self.plans.get(parsed.source)  # per load: the report is fixed
+        if plan is None:
+            plan = self.plans[parsed.source] = self.judge.plan(parsed, self.report, self.resolve)
         if isinstance(plan, assert_split.InvalidTest):
             self.set(i, "error", f"cannot be scored: {plan}")
             return False
@@ -559,11 +576,8 @@ class JobRun:
         channel.deadline = time.monotonic() + self.timeout_s
         budget = self.judge.budget
         try:
-            budget.arm(self.timeout_s)
-            try:
-                result = evaluate(plan, channel, self.wrappers, want_value=self.values_mode)
-            finally:
-                budget.disarm()
+            budget.arm(self.timeout_s)  # re-armed by the next test, disarmed after the job
+            result = evaluate(plan, channel, self.wrappers, want_value=self.values_mode)
             if self.values_mode:
                 self.record_value(i, result)
             else:
