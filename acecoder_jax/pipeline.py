@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import io as io_bytes
 import logging
+import os
 import random
 import time
 from typing import Any, Callable
@@ -38,6 +39,8 @@ class Pipeline:
         self.config = config
         self.workdir = workdir.rstrip("/")
         self.results: dict[str, dict] = {}
+        if config.get("sandbox_allow_weaker_isolation"):
+            os.environ.setdefault("SANDBOX_ALLOW_WEAKER_ISOLATION", "1")  # read by SandboxPool
 
     def path(self, *parts: str) -> str:
         return "/".join([self.workdir, *parts])

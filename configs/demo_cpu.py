@@ -29,6 +29,10 @@ def base() -> ml_collections.ConfigDict:
     c.seed = 0
     c.heldout_fraction = 0.2  # toy questions kept out of SFT, sampling, pairs and RL training
     c.template = "plain"  # prompt template for the tiny policy (see rl/rollout.PROMPT_TEMPLATES)
+    # The demo executes a toy model's samples of the bundled tasks: where this host cannot give
+    # the sandbox full isolation (not root, e.g. a laptop) run with what it can give (logged)
+    # instead of refusing; see docs/sandbox.md "Isolation levels".
+    c.sandbox_allow_weaker_isolation = True
 
     c.data = _stage_config("data", "toy")
     c.data.seeds.num_toy_tasks = 240
