@@ -98,6 +98,21 @@ def _utf16_units(text: str) -> list:
     return [ord(c) for c in text]
 
 
+# The exact builtin containers and values both directions encode alike: type -> (encode, v, depth).
+_BUILTIN_TREES = {
+    list: lambda enc, v, d: [enc(x, d) for x in v],
+    tuple: lambda enc, v, d: {"t": [enc(x, d) for x in v]},
+    dict: lambda enc, v, d: {"d": [[enc(k, d), enc(x, d)] for k, x in v.items()]},
+    set: lambda enc, v, d: {"s": [enc(x, d) for x in v]},
+    frozenset: lambda enc, v, d: {"f": [enc(x, d) for x in v]},
+    bytes: lambda enc, v, d: {"b": v.decode("latin-1")},
+    bytearray: lambda enc, v, d: {"ba": bytes(v).decode("latin-1")},
+    complex: lambda enc, v, d: {"c": [v.real, v.imag]},
+    range: lambda enc, v, d: {"r": [_int(v.start), _int(v.stop), _int(v.step)]},
+    slice: lambda enc, v, d: {"sl": [enc(v.start, d), enc(v.stop, d), enc(v.step, d)]},
+}
+
+
 class ValueLimit(ValueError):
     """A value is too large or too deep to cross, or a message claiming one is malformed."""
 
@@ -313,6 +328,9 @@ class ChildCodec:
             i = self._received_ids.get(id(v))
             if i is not None and self.received[i] is v and not (depth == 0 and v is self._top):
                 return {"a": i}
+        # Inline, not through _BUILTIN_TREES: one Python frame per nesting level (plus the
+        # comprehension's), so a value as deep as MAX_DEPTH encodes within the default
+        # recursion limit of a child whose limit the program may have left as it was.
         d = depth + 1
         if t is list:
             return [self.encode(x, d) for x in v]
@@ -324,16 +342,8 @@ class ChildCodec:
             return {"s": [self.encode(x, d) for x in v]}
         if t is frozenset:
             return {"f": [self.encode(x, d) for x in v]}
-        if t is bytes:
-            return {"b": v.decode("latin-1")}
-        if t is bytearray:
-            return {"ba": bytes(v).decode("latin-1")}
-        if t is complex:
-            return {"c": [v.real, v.imag]}
-        if t is range:
-            return {"r": [_int(v.start), _int(v.stop), _int(v.step)]}
-        if t is slice:
-            return {"sl": [self.encode(v.start, d), self.encode(v.stop, d), self.encode(v.step, d)]}
+        if t in _BUILTIN_TREES:
+            return _BUILTIN_TREES[t](self.encode, v, d)
         kind = self._kinds.get(t)
         if kind is None:
             kind = self._kinds[t] = self._classify(t)
@@ -959,26 +969,8 @@ class TrustedCodec:
         enum_cls_ref = getattr(type(v), "_sbx_cls_ref", None)
         if type(enum_cls_ref) is int and hasattr(v, "_value_"):
             return {"em": [enum_cls_ref, enc(v._value_)]}
-        if t is list:
-            return [enc(e) for e in v]
-        if t is tuple:
-            return {"t": [enc(e) for e in v]}
-        if t is dict:
-            return {"d": [[enc(k), enc(x)] for k, x in v.items()]}
-        if t is set:
-            return {"s": [enc(e) for e in v]}
-        if t is frozenset:
-            return {"f": [enc(e) for e in v]}
-        if t is bytes:
-            return {"b": v.decode("latin-1")}
-        if t is bytearray:
-            return {"ba": bytes(v).decode("latin-1")}
-        if t is complex:
-            return {"c": [v.real, v.imag]}
-        if t is range:
-            return {"r": [_int(v.start), _int(v.stop), _int(v.step)]}
-        if t is slice:
-            return {"sl": [enc(v.start), enc(v.stop), enc(v.step)]}
+        if t in _BUILTIN_TREES:
+            return _BUILTIN_TREES[t](self.encode, v, depth + 1)
         tree = _TrustedTreeCodec(self).stdlib_tree(v, depth)
         if tree is not None:
             return tree

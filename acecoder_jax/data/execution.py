@@ -77,3 +77,22 @@ class Executor:
         if missing:
             raise RuntimeError(f"executor {self.spec!r} returned no result for {len(missing)} jobs, e.g. {missing[:3]}")
         return by_id
+
+
+def evaluate_values(program: str, expressions: list[str], executor: "Executor | None" = None,
+                    **limits) -> tuple[list[dict] | None, str | None]:
+    """(per-expression entries, None), or (None, why) when the program does not load: the
+    sandbox's values mode (docs/sandbox.md), through `executor` or a temporary embedded one.
+    `limits`: timeout_s, load_timeout_s, memory_mb, max_timeouts."""
+    job = {"id": "values", "mode": "values", "program": program, "expressions": list(expressions),
+           **{k: v for k, v in limits.items() if v is not None}}
+    if executor is None:
+        with Executor("embedded") as own:
+            result = own.run([job])["values"]
+    else:
+        result = executor.run([job])["values"]
+    entries = result.get("values")
+    if result.get("status") in ("syntax_error", "invalid") or entries is None or (
+            result.get("status") != "ok" and all(e.get("outcome") == "not_run" for e in entries)):
+        return None, str(result.get("error"))
+    return entries, None

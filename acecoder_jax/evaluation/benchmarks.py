@@ -197,20 +197,12 @@ def reference_outputs(solution: str, entry_point: str, inputs: Sequence[Sequence
     """
     if not inputs:
         return []
-    job = {"id": "reference", "mode": "values", "program": solution,
-           "expressions": [f"{entry_point}(*{list(args)!r})" for args in inputs],
-           "timeout_s": min(timeout_s, 120.0), "load_timeout_s": min(timeout_s, 120.0),
-           "max_timeouts": 1}
-    if executor is None:
-        from acecoder_jax.data.execution import Executor
-        with Executor("embedded") as own:
-            result = own.run([job])["reference"]
-    else:
-        result = executor.run([job])["reference"]
-    values = result.get("values")
-    if result.get("status") in ("syntax_error", "invalid") or values is None or (
-            result.get("status") != "ok" and all(v.get("outcome") == "not_run" for v in values)):
-        raise RuntimeError(f"reference solution for {entry_point!r} failed: {result.get('error')}")
+    from acecoder_jax.data.execution import evaluate_values
+    values, failure = evaluate_values(solution, [f"{entry_point}(*{list(args)!r})" for args in inputs],
+                                      executor, timeout_s=min(timeout_s, 120.0),
+                                      load_timeout_s=min(timeout_s, 120.0), max_timeouts=1)
+    if values is None:
+        raise RuntimeError(f"reference solution for {entry_point!r} failed: {failure}")
     out = []
     for args, entry in zip(inputs, values):
         outcome = entry.get("outcome")

@@ -35,21 +35,12 @@ def evaluate_calls(program: str, calls: list[str], call_s: float = 0.25, memory_
     """
     if not calls:
         return []
-    job = {"id": "calls", "mode": "values", "program": program, "expressions": list(calls),
-           "timeout_s": call_s, "load_timeout_s": LOAD_TIMEOUT_S, "memory_mb": memory_mb,
-           "max_timeouts": max_timeouts}
-    if executor is None:
-        from acecoder_jax.data.execution import Executor
-        with Executor("embedded") as own:
-            result = own.run([job])["calls"]
-    else:
-        result = executor.run([job])["calls"]
-    status = result.get("status")
-    values = result.get("values")
-    if status in ("syntax_error", "invalid") or (values is None and status != "ok"):
-        return f"reference does not load: {result.get('error')}"
-    if status != "ok" and all(v.get("outcome") == "not_run" for v in values):
-        return f"reference does not load: {result.get('error')}"
+    from acecoder_jax.data.execution import evaluate_values
+    values, failure = evaluate_values(program, calls, executor, timeout_s=call_s,
+                                      load_timeout_s=LOAD_TIMEOUT_S, memory_mb=memory_mb,
+                                      max_timeouts=max_timeouts)
+    if values is None:
+        return f"reference does not load: {failure}"
     out = []
     for entry in values:
         outcome = entry.get("outcome")
