@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 ROOT = "/sys/fs/cgroup"
 ZYGOTE_SLACK_MB = 64   # pages the zygote itself touches after joining the group
@@ -126,7 +127,8 @@ class SlotCgroup:
                     reasons.append(f"{parent}: memory controller not available")
                     continue
                 group = cls(2, {"memory": path, "pids": path})
-                _write(f"{path}/memory.swap.max", "0") if os.path.exists(f"{path}/memory.swap.max") else None
+                if os.path.exists(f"{path}/memory.swap.max"):
+                    _write(f"{path}/memory.swap.max", "0")
                 if os.path.exists(f"{path}/pids.max"):
                     _write(f"{path}/pids.max", str(MAX_TASKS))
                 return group, None
@@ -195,8 +197,4 @@ class SlotCgroup:
                 except FileNotFoundError:
                     break
                 except OSError:
-                    import time
-                    time.sleep(0.01)
-
-    def describe(self) -> str:
-        return f"cgroup v{self.version} " + ", ".join(sorted(set(self.dirs.values())))
+                    time.sleep(0.01)  # tasks still leaving the group

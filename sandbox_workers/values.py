@@ -10,20 +10,25 @@ forwarded back to the child (see remote.py).
 
 Tags: a JSON array is a list; a one-key object tags everything else:
   t tuple, s set, f frozenset, d dict [[k, v], ...], b bytes (latin-1), ba bytearray,
-  c complex [re, im], i int (hex text, for |n| >= 2**63), r range, sl slice,
+  c complex [re, im], i int (hex text, for |n| >= 2**63), u str with lone surrogates (code
+  points: JSON would merge a surrogate pair), r range, sl slice,
   Ctr Counter, OD OrderedDict, dd defaultdict [factory, items], dq deque [maxlen, items],
+  CM ChainMap [maps], ar array [typecode, items],
   dk / dv / di dict keys / values / items views, Fr Fraction [n, d], De Decimal (text),
   dt datetime, da date, ti time, td timedelta, tz timezone, zi ZoneInfo (key),
   ex builtin exception [name, args],
   nd numpy array [dtype, shape, base64] | [null, shape, [elements]] (object dtype),
-  ns numpy scalar [dtype, base64],
+  ns numpy scalar [dtype, base64], ndt numpy dtype (its str),
   en Enum member [class handle, value, description?],
-  sub instance of a program subclass of a builtin (namedtuples included) whose comparison,
-      container and arithmetic behaviour is inherited unchanged:
-      [object handle, class handle, base value, description?],
+  sub instance of a program subclass of a builtin, or of Counter, OrderedDict, defaultdict,
+      deque (namedtuples included): [object handle, class handle, base value, description?];
+      the description lists the dunders the class redefines (the mirror forwards or guards them),
   h handle [number, type name, flags] (child -> judge) | number (judge -> child),
-  T a trusted module attribute by name "module:qualname" (judge -> child).
-Class descriptions are sent the first time a class handle crosses.
+  a one of the call's arguments, by position in the judge's encoding order (both ways),
+  T a builtin (child -> judge: only the safe ones) or a trusted module attribute by name
+    "module:qualname" (judge -> child), em a rebuilt Enum member [class handle, value].
+Class descriptions are sent the first time a class handle crosses, and checked (no member
+named like a method, only known dunders).
 
 Both directions are bounded: depth, nodes and bytes.
 """
