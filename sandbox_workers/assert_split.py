@@ -22,6 +22,8 @@ import ast
 import builtins
 import copy
 import importlib
+import importlib.util
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
@@ -50,7 +52,8 @@ MODULE_DENY = frozenset("load save savez savez_compressed savetxt loadtxt genfro
                          "source who testing runstring".split())
 # Besides those, what a program may not make one of its names stand for ("a:" reports):
 # callables that read attributes or call methods by a name the program could choose.
-_PROGRAM_NAMED_DENY = MODULE_DENY | {"attrgetter", "methodcaller"}
+_PROGRAM_NAMED_DENY = MODULE_DENY | {"attrgetter", "methodcaller", "set_printoptions", "seterr",
+                                     "seterrcall", "setbufsize", "set_string_function"}
 GETATTR_HOOK = "__sbx_getattr__"  # every attribute read of the trusted rest goes through it
 
 _STRUCTURAL = (ast.Compare, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.IfExp, ast.Tuple, ast.List,
@@ -85,6 +88,8 @@ def _builtin_attribute_names() -> frozenset:
 
 
 BUILTIN_ATTRIBUTES = _builtin_attribute_names()
+# Names tests use for builtins and modules; a program may rebind them (_check_shadowing).
+SHADOWABLE = frozenset(values.SAFE_BUILTIN_NAMES) | TRUSTED_MODULES | AUTO_IMPORT | {"np"}
 # Dunders a test may not call on a value the program made: they would hand the test value to
 # the program's own operator (`f(1).__eq__(5)`), exactly what `==` is kept from doing.
 _GUARDED_DUNDERS = frozenset(f"__{n}__" for n in (
@@ -177,14 +182,24 @@ def _import_call(node) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
+class TrustedImportFailed(InvalidTest):
+    """An allowlisted, installed module failed to import in the judge (e.g. out of memory): the
+    test cannot be scored now; the name must not fall back to the program's."""
+
+
 def trusted_module(name: str):
-    """The judge's own import of an allowlisted module, or None."""
+    """The judge's own import of an allowlisted module, or None when it is not installed."""
     if name not in TRUSTED_MODULES:
+        return None
+    module = sys.modules.get(name)
+    if module is not None:
+        return module
+    if importlib.util.find_spec(name.partition(".")[0]) is None:
         return None
     try:
         return importlib.import_module(name)
-    except ImportError:
-        return None
+    except BaseException as e:  # noqa: BLE001 - ImportError, MemoryError ...
+        raise TrustedImportFailed(f"the judge could not import {name}: {type(e).__name__}") from None
 
 
 def resolver(report: dict | None) -> Callable[[str], object]:
@@ -211,6 +226,8 @@ def resolver(report: dict | None) -> Callable[[str], object]:
             return trusted_module(kind[2:]) or PROGRAM
         if kind.startswith("a:"):
             module_name, _, qualname = kind[2:].partition(":")
+            if qualname != name:  # an alias (`from math import floor as abs`): the program's
+                return PROGRAM
             return trusted_attribute(module_name, qualname)
         return PROGRAM
     return resolve
@@ -335,6 +352,7 @@ class _Splitter:
             return node
         if closable and leaf and self._spine_closable(node):
             if not isinstance(node, ast.Call) or self.program_names(node.func, bound):
+                self._check_shadowing(node)
                 return self.closed(node, conditional)
         if isinstance(node, ast.Call):
             return self._call(node, bound, conditional)
@@ -395,6 +413,38 @@ class _Splitter:
                 return self._lookup(node.id) is PROGRAM  # is the judge's type() of a value
             else:
                 return not isinstance(node, _NON_LEAF) and not isinstance(node, ast.Constant)
+
+    def _check_shadowing(self, node) -> None:
+        """A name the program rebinds that tests use for builtins or modules (`all`, `abs`,
+        `max`, `math`, `np`) is the program's, as in Python; but wrapped around the answer and
+        test values (`all(f(x) == y for ...)`, `abs(f(1) - 2.5)`, `math.isclose(f(1), 2.5)`), the
+        program's code would get the expected values and decide. Such a test is refused."""
+        root = node
+        while isinstance(root, (ast.Call, ast.Attribute, ast.Subscript)):
+            root = root.func if isinstance(root, ast.Call) else root.value
+        if not (isinstance(root, ast.Name) and root.id in SHADOWABLE):
+            return
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call) and self._test_values_around_program(call):
+                raise InvalidTest(f"the program defines {root.id!r}, and the test wraps it around "
+                                  f"the program's answer and test values: the program's own code "
+                                  f"would decide the comparison")
+
+    def _test_values_around_program(self, call: ast.Call) -> bool:
+        """Whether `call`'s arguments hold a call into the program *and*, outside that call's
+        own arguments, a constant or a comparison, condition, comprehension or lambda."""
+        program_call, glue = False, False
+        stack = list(call.args) + [kw.value for kw in call.keywords]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call) and self.program_names(node.func, frozenset()):
+                program_call = True
+                continue  # its arguments are its inputs
+            if isinstance(node, (ast.Constant, ast.Compare, ast.BoolOp, ast.IfExp, ast.Lambda,
+                                 ast.NamedExpr) + _COMPREHENSIONS):
+                glue = True
+            stack.extend(ast.iter_child_nodes(node))
+        return program_call and glue
 
     def _call(self, node: ast.Call, bound, conditional) -> ast.expr:
         func_program = self.program_names(node.func, bound)

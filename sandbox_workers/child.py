@@ -171,9 +171,9 @@ class _Program:
             result = compute()
             text = self.codec.dumps(result)
             if changes:
-                changed = self.codec.changes()
+                changed = self.codec.changes()  # already encoded trees
                 if changed:
-                    return '["v",' + text + "," + self.codec.dumps(changed) + "]"
+                    return '["v",' + text + "," + _json(changed) + "]"
             return '["v",' + text + "]"
         except values.ValueLimit as e:
             return _json(["x", "ValueError", f"the value cannot be sent: {e}", False])

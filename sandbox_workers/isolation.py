@@ -148,6 +148,7 @@ def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confine
 def _landlock_fallback(view: rootfs.View, report: dict, skip: bool = False) -> tuple[str, Confinement]:
     sandbox_dir = _private_dir(os.environ.get("TMPDIR") or "/tmp", "sbx-")
     home = os.path.join(sandbox_dir, "home")
+    report["sandbox_dir"] = sandbox_dir  # removed by the supervisor when the slot closes
     report.update(filesystem="host", network="host", processes="process group + subreaper sweep",
                   ipc="none (SysV IPC and message queues denied by seccomp)", uid="the worker's",
                   tmp="directory per program")
@@ -308,6 +309,17 @@ def clear_area(confinement: Confinement) -> None:
             _remove_tree(parent, os.path.basename(path))
         finally:
             os.close(parent)
+
+
+def remove_directory(path: str) -> None:
+    """Remove a directory tree whatever its depth, names or permission bits."""
+    parent = os.open(os.path.dirname(path.rstrip("/")) or "/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        _remove_tree(parent, os.path.basename(path.rstrip("/")))
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(parent)
 
 
 def _remove_tree(parent_fd: int, name: str) -> None:

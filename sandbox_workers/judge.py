@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import gc
 import marshal
 import math
 import os
@@ -59,6 +60,9 @@ class TrustedTimeout(BaseException):
     """The trusted evaluation of one test used up its CPU budget."""
 
 
+_libc = ctypes.CDLL(None)
+
+
 def _on_sigprof(signum, frame):
     raise TrustedTimeout()
 
@@ -80,7 +84,13 @@ class Channel:
         self.deadline = math.inf
 
     def close(self) -> None:
+        """End of the child: drop every proxy, buffer and mirror of its objects (they reference
+        this channel, so nothing else would free them before a garbage collection)."""
         self.sock.close()
+        self.remotes.clear()
+        self.iterators.clear()
+        self.codec.mirrors.clear()
+        self.reader = None  # and its buffer (up to a frame's size)
 
     def remote(self, ref: int, name: str, flags: int) -> remote.Remote:
         proxy = self.remotes.get(ref)
@@ -111,6 +121,8 @@ class Channel:
             raise ChildDied() from None
         try:
             tree = self.codec.loads(payload)
+        except values.ValueBudget:
+            raise  # the test is an error; the stream is still in step
         except values.ValueLimit:
             raise ChildDied() from None
         if type(tree) is not list or not tree or type(tree[0]) is not str:
@@ -162,8 +174,8 @@ class Channel:
                 raise end
             self.send(("op", "next", {"h": proxy._sbx_ref}, state[1]))
             tree = self.reply()
-            if tree[0] != "n" or len(tree) != 3 or type(tree[1]) is not list:
-                raise ChildDied()
+            if tree[0] != "n" or len(tree) != 3 or type(tree[1]) is not list or len(tree[1]) > state[1]:
+                raise ChildDied()  # (more than asked for: a child filling the judge's buffers)
             buffer.extend(self.codec.decode(x) for x in tree[1])
             if proxy._sbx_flags & values.PURE_ITERATOR:  # others: one element per next(), as
                 state[1] = min(state[1] * 8, 4096)      # the program's code runs per element
@@ -193,6 +205,11 @@ def program_exception(error) -> BaseException:
 _ALLOWED_UNDERSCORE = frozenset({"_asdict", "_replace", "_fields", "_make", "_field_defaults",
                                  "__name__", "__qualname__", "__module__", "__doc__", "__version__"})
 _DENIED_ATTRIBUTES = frozenset({"tofile", "dump", "dumps", "ctypes", "mro"})  # files, pointers
+# Builtin predicates a test calls on a result it expects to be a str, set or number: on a
+# program object they would be the program's (an object answering True to every startswith).
+_PREDICATES = frozenset(
+    "startswith endswith isdigit isalpha isalnum isspace islower isupper istitle isidentifier "
+    "isdecimal isnumeric isprintable isascii issubset issuperset isdisjoint is_integer".split())
 
 
 class _SafeFormatter(__import__("string").Formatter):
@@ -216,6 +233,10 @@ def trusted_getattr(channel: Channel):
 
     def getattr_(obj, name):
         if isinstance(obj, remote.Remote):
+            if name in _PREDICATES:
+                raise remote.UnscorableTest(
+                    f"{name}() of an object of the program's class {obj._sbx_name!r}: the test "
+                    f"expects a builtin value, and the program's own method would decide")
             return channel.op("getattr", obj, name)
         if (name.startswith("_") and name not in _ALLOWED_UNDERSCORE) or name in _DENIED_ATTRIBUTES or (
                 isinstance(obj, types.ModuleType) and name in assert_split.MODULE_DENY):
@@ -291,6 +312,7 @@ _TRUSTED_BUILTINS = {"__import__": __import__}
 def evaluate(plan: Plan, channel: Channel, wrappers: dict, want_value: bool = False):
     """Run one test against the loaded program; returns bool(assert expression) (or its value)."""
     split = plan.split
+    channel.codec.start_test()
     batch, stop, position = [], None, [0]
     if plan.batch_request is not None:
         channel.send_raw(plan.batch_request)
@@ -404,6 +426,8 @@ class Judge:
         if plan is None:
             try:
                 plan = Plan(assert_split.split_assert(parsed, resolve))
+            except assert_split.TrustedImportFailed as e:
+                return e  # a transient failure: not cached
             except assert_split.InvalidTest as e:
                 plan = e
             except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
@@ -432,6 +456,10 @@ class Judge:
             run = JobRun(self, message["job"], message["seq"], Channel(socket.socket(fileno=fds[0])))
             result = run.run()
             run.channel.close()
+            if run.made_mirrors:
+                gc.collect()  # mirror classes are cycles (a class and its MRO)
+            del run
+            _libc.malloc_trim(0)  # what the job's values took goes back before the next job
             frames.send_message(self.sock, {"done": result})
 
 
@@ -453,6 +481,7 @@ class JobRun:
         self.status, self.error, self.child_state = "ok", None, "alive"
         self.wrappers = _wrappers(channel)
         self.report = None
+        self._mirrors_made = False
 
     # -- outcome bookkeeping -------------------------------------------------------------
     def set(self, i: int, outcome: str, message: str | None = None) -> None:
@@ -547,7 +576,12 @@ class JobRun:
                     break
         return self.result()
 
+    @property
+    def made_mirrors(self) -> bool:
+        return self._mirrors_made or bool(self.channel.codec.mirrors)
+
     def respawn(self, names, reason) -> bool:
+        self._mirrors_made = self._mirrors_made or bool(self.channel.codec.mirrors)
         self.channel.close()
         channel, previous = self.judge.new_child(reason)
         self.note_previous(previous)

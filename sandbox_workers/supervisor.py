@@ -130,6 +130,11 @@ class Supervisor:
             self.zygote.wait()
         if self.cgroup is not None:
             self.cgroup.remove()
+        if self.isolation.get("sandbox_dir"):  # levels without a private tmpfs
+            try:
+                isolation.remove_directory(self.isolation["sandbox_dir"])
+            except OSError:
+                pass
 
     # -- children --------------------------------------------------------------------------
     def _spawn(self, memory_mb: int, cpu_s: int) -> tuple[_Child, int]:

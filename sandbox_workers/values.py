@@ -70,6 +70,7 @@ SPECIAL_METHODS = frozenset(_COMPARE + _ORDER + _ARITH + (
     "__trunc__", "__floor__", "__ceil__", "__abs__", "__neg__", "__pos__", "__invert__",
     "__instancecheck__", "__subclasscheck__"))
 BUILTIN_BASES = (bool, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
+_DISPLAY_DUNDERS = frozenset({"__repr__", "__str__", "__format__"})
 # The builtins the judge evaluates tests with, and the only ones a child may name in a result
 # ({"T": "builtins:len"}): no eval, exec, open, getattr or __import__.
 SAFE_BUILTIN_NAMES = frozenset((
@@ -120,6 +121,10 @@ _BUILTIN_TREES = {
 
 class ValueLimit(ValueError):
     """A value is too large or too deep to cross, or a message claiming one is malformed."""
+
+
+class ValueBudget(ValueLimit):
+    """The replies of one test hold more values or bytes than a test may rebuild."""
 
 
 def _int(v: int):
@@ -415,6 +420,11 @@ class ChildCodec:
             for stdlib_base in (coll.Counter, coll.OrderedDict, coll.defaultdict, coll.deque):
                 if t is not stdlib_base and issubclass(t, stdlib_base):
                     overridden = self._overrides(t, stdlib_base)
+                    if set(overridden) - _DISPLAY_DUNDERS:
+                        # These bases are Python code that calls dunders on self (Counter's ==
+                        # reads self[k] for the other side's keys): a forwarded __getitem__ or
+                        # __missing__ would see the test's keys and decide the comparison.
+                        return False
                     return lambda v, d, b=stdlib_base: self._subclass(v, t, b, overridden, d)
         base = next((b for b in t.__mro__ if b in BUILTIN_BASES), None)
         if base is not None and base is not bool:
@@ -782,15 +792,25 @@ class TrustedCodec:
         self.sent: list | None = None  # mutable containers of the arguments being sent
         self._sent_ids: dict[int, int] = {}
         self.budget = MAX_NODES  # containers one reply may rebuild (reset per reply)
+        self.start_test()
+
+    def start_test(self) -> None:
+        """Values (brackets and commas: containers and atoms) and bytes the replies of one test
+        may bring in all: the judge's memory for a test stays in proportion to one value."""
+        self.test_marks, self.test_bytes = 2 * MAX_NODES + 64, MAX_BYTES + 65536
 
     def loads(self, text: str | bytes):
-        """Parse one reply; containers are counted before the parser builds them (a reply of
-        millions of empty lists is a few MiB of text but GiBs of objects)."""
+        """Parse one reply; its values are counted (brackets and commas) against the test's budget
+        before the parser builds them: millions of empty lists or short strings are a few MiB of
+        text but GiBs of objects."""
         if len(text) > MAX_BYTES + 1024:
             raise ValueLimit(f"message of {len(text)} bytes is over the limit")
-        if text.count(b"[" if type(text) is not str else "[") + text.count(
-                b"{" if type(text) is not str else "{") > 2 * MAX_NODES + 16:
-            raise ValueLimit(f"a reply of more than {MAX_NODES} containers")
+        marks = sum(text.count(m) for m in ((b"[", b"{", b",") if type(text) is not str else ("[", "{", ",")))
+        self.test_marks -= marks
+        self.test_bytes -= len(text)
+        if self.test_marks < 0 or self.test_bytes < 0:
+            raise ValueBudget(f"the program's values in one test are over {2 * MAX_NODES} parts or "
+                              f"{MAX_BYTES} bytes")
         self.budget = MAX_NODES
         try:
             if type(text) is not str:

@@ -77,10 +77,18 @@ def test_split_sends_only_program_calls():
 def test_split_follows_the_programs_names():
     from sandbox_workers.assert_split import resolver
     # The program defines `max` and imports numpy as np: `max` is the program's, np the judge's.
-    split = split_assert("assert max(f(1), 2) == 2 and np.allclose(f(2), [1.0])",
+    split = split_assert("assert max(f(1), f(3)) == 2 and np.allclose(f(2), [1.0])",
                          resolver({"max": "p", "np": "m:numpy", "f": "p"}))
-    assert [c.source for c in split.calls] == ["max(f(1), 2)", "f(2)"]
+    assert [c.source for c in split.calls] == ["max(f(1), f(3))", "f(2)"]
     assert split.names["np"].__name__ == "numpy"
+    # ... but not wrapped around the answer and test values: the program's `max` would get 2
+    # (and `all` every expected value): refused
+    for test in ("assert max(f(1), 2) == 2", "assert all(f(x) == x for x in [1, 2])",
+                 "assert abs(f(1) - 2.5) < 1e-9"):
+        with pytest.raises(InvalidTest, match="would decide"):
+            split_assert(test, resolver({"max": "p", "all": "p", "abs": "p", "f": "p"}))
+    # an alias of a module's function is the program's name, not the judge's function
+    assert split_assert("assert all(f(1))", resolver({"all": "a:itertools:repeat", "f": "p"})).calls
     # The program imported isclose from math: the judge's math.isclose runs.
     split = split_assert("assert isclose(f(1), 0.5)", resolver({"isclose": "a:math:isclose", "f": "p"}))
     assert [c.source for c in split.calls] == ["f(1)"] and split.names["isclose"].__module__ == "math"

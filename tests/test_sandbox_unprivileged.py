@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800),
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SUITES = ["tests/test_sandbox_executor.py", "tests/test_sandbox_protocol.py",
           "tests/test_sandbox_honest.py", "tests/test_sandbox_adversarial.py",
-          "tests/test_sandbox_attacks.py", "tests/test_sandbox_attacks2.py"]
+          "tests/test_sandbox_attacks.py", "tests/test_sandbox_attacks2.py",
+          "tests/test_sandbox_attacks3.py"]
 
 
 def _run(level: str, suites: list[str]):
