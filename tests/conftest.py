@@ -11,3 +11,8 @@ os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
 # isolation (not root) they run at the level it can give; the sandbox suites check each level's
 # guarantees themselves (tests/test_sandbox_unprivileged.py).
 os.environ.setdefault("SANDBOX_ALLOW_WEAKER_ISOLATION", "1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests import attack_report
+    attack_report.report_at_session_end(terminalreporter)

@@ -16,7 +16,7 @@ Classes (see tests/sandbox_corpus/attacks.py for every member's program):
 A member "succeeds" when a test passes that only the cheat could pass, or when its class's
 host-side check fails; each test asserts it did not. Many are expected to fail against the
 executor of the time this file was written: it is the yardstick for its rewrite.
-`test_zz_summary` prints what succeeded, per class (set SBX_ATTACK_REPORT=path for JSON).
+tests/attack_report.py prints what succeeded, per class, at session end (SBX_ATTACK_REPORT=path: JSON).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ import pytest
 import sandbox_workers
 import sandbox_workers.isolation
 from sandbox_workers import SandboxPool
+from tests.attack_report import note, record
 from tests.sandbox_corpus import attacks as A
 
 pytestmark = pytest.mark.timeout(900)
@@ -48,9 +49,6 @@ TOKEN = secrets.token_hex(2)  # this run: names of escapees, files, IPC objects
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS_DIR = os.path.join(REPO, "tests", "sandbox_corpus")
 RUNNER = os.path.join(CORPUS_DIR, "runner.py")
-REPORT: dict = {}
-HOST_CHECKS: dict = {}
-FEATURES: dict = {}
 class _SandboxUids:
     """Uids a sandbox may run programs as: 61000 + slot today; anything >= 61000 but nobody."""
     def __contains__(self, uid):
@@ -61,11 +59,6 @@ SANDBOX_UIDS = _SandboxUids()
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def record(cls, member, succeeded, detail="", how=""):
-    REPORT.setdefault(cls, {})[member] = {"succeeded": bool(succeeded), "detail": str(detail)[:600], "how": how}
-    return succeeded
-
-
 def make_job(job_id, program, tests, timeout_s=2.0, memory_mb=512, **fields):
     job = {"id": job_id, "program": program, "tests": list(tests), "timeout_s": timeout_s,
            "memory_mb": memory_mb, "details": True}
@@ -303,7 +296,7 @@ def test_fresh_state_semantics(leak_results, name):
     """With "fresh_state": true every test sees the loaded program, unmodified by earlier tests."""
     result = leak_results["semantics:" + name]
     ok = result["status"] == "ok" and result["outcomes"] == ["pass"] * len(A.FRESH_STATE_SEMANTICS[name][1])
-    FEATURES[f"fresh_state.{name}"] = ok
+    note(f"fresh_state.{name}", ok)
     assert ok, brief(result)
 
 
@@ -595,7 +588,7 @@ def escape_results():
         followup = list(pool.run([honest_job()]))[0]
         supervisors_after = [s.proc.pid for s in pool.slots]
     kill_named("sbxesc")
-    HOST_CHECKS["escape: sandbox-uid processes alive 1 s after the batch"] = leftovers
+    note("escape: sandbox-uid processes alive 1 s after the batch", leftovers)
     return {"results": results, "names": names, "found": found, "wall": wall, "followup": followup,
             "supervisors": (supervisors, supervisors_after), "leftovers": leftovers}
 
@@ -675,8 +668,8 @@ def memory_results():
             pass
     avail_cleaned = meminfo_mib("Shmem")
     retained = avail_after - avail_before
-    HOST_CHECKS["memory: MiB of host memory still taken after the jobs (before cleanup)"] = round(retained)
-    HOST_CHECKS["memory: SysV shm MiB left by sandbox uids"] = round(sysv_left)
+    note("memory: MiB of host memory still taken after the jobs (before cleanup)", round(retained))
+    note("memory: SysV shm MiB left by sandbox uids", round(sysv_left))
     return {"results": results, "followup": followup, "retained_mib": retained, "sysv_left_mib": sysv_left,
             "avail": (avail_before, avail_after, avail_cleaned), "isolation": isolation}
 
@@ -868,32 +861,3 @@ def test_fill(fill_results, member):
         problems.append("tests/sandbox_corpus changed on the host")
     record("fill", member, problems, "; ".join(problems) or detail, attack.how)
     assert not problems, problems
-
-
-# =================================================================================================
-# summary
-# =================================================================================================
-def test_zz_summary(capsys):
-    """Prints which attacks succeeded, per class (always passes)."""
-    lines = ["", "=" * 100, f"sandbox attack summary ({sandbox_workers.__file__})"]
-    total = total_ok = 0
-    for cls in ("leak", "patch", "hostread", "shared", "escape", "memory", "judge", "fill", "equal"):
-        members = REPORT.get(cls, {})
-        wins = {m: r for m, r in members.items() if r["succeeded"]}
-        total += len(members)
-        total_ok += len(wins)
-        lines.append(f"{cls:9s} {len(wins):3d} / {len(members):3d} attacks succeeded")
-        for m, r in wins.items():
-            lines.append(f"    {m}: {r['how']} -- {r['detail'][:300]}")
-    lines.append(f"total     {total_ok:3d} / {total:3d}")
-    if FEATURES:
-        lines.append(f"features: {FEATURES}")
-    if HOST_CHECKS:
-        lines.append(f"host checks: {HOST_CHECKS}")
-    lines.append("=" * 100)
-    with capsys.disabled():
-        print("\n".join(lines))
-    path = os.environ.get("SBX_ATTACK_REPORT")
-    if path:
-        with open(path, "w") as fh:
-            json.dump({"report": REPORT, "features": FEATURES, "host_checks": HOST_CHECKS}, fh, indent=1, default=str)

@@ -3,7 +3,7 @@
 Members live in tests/sandbox_corpus/attacks.py (LEAK2, PATCH2, HOSTREAD2, JUDGE2, EQUAL2 and the
 special programs after them). Each test asserts the safe behaviour, so it FAILS while the attack
 works; members ending in "_held" are near misses kept as regression tests. Ids are
-`<class>2.<member>`. `test_zz_summary2` prints what succeeded.
+`<class>2.<member>`. tests/attack_report.py prints what succeeded.
 
 Mechanisms:
   - "a:MODULE:QUALNAME" kinds are read from the program object's own __module__/__qualname__ and
@@ -18,7 +18,6 @@ Mechanisms:
 """
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -27,18 +26,13 @@ import pytest
 
 from sandbox_workers import SandboxPool
 from tests.sandbox_corpus import attacks as A
+from tests.attack_report import record
 from tests.test_sandbox_attacks import (_humaneval_solution, attack_job, brief, kill_named, make_job,
                                         passed, procs_named)
 
 pytestmark = pytest.mark.timeout(300)
 
 TOKEN2 = secrets.token_hex(3)
-REPORT2: dict = {}
-
-
-def record(cls, member, succeeded, detail, how):
-    REPORT2.setdefault(cls, {})[member] = {"succeeded": bool(succeeded), "detail": str(detail)[:400],
-                                           "how": how}
 
 
 # =================================================================================================
@@ -191,22 +185,3 @@ def test_memory2_judge_decode_amplification():
            f"judge peak {before:.0f} -> {peak:.0f} MiB; {brief(result)}", how)
     assert not passed(result), brief(result)
     assert grown <= memory_mb + 64, f"{how}: judge peak grew {grown:.0f} MiB for a {memory_mb} MiB job"
-
-
-# =================================================================================================
-# summary
-# =================================================================================================
-def test_zz_summary2(capsys):
-    lines = ["", "=" * 100, "sandbox attack summary, round 2"]
-    for cls, members in REPORT2.items():
-        wins = {m: r for m, r in members.items() if r["succeeded"]}
-        lines.append(f"{cls:10s} {len(wins):3d} / {len(members):3d} succeeded")
-        for m, r in wins.items():
-            lines.append(f"    {m}: {r['how'][:160]} -- {r['detail'][:200]}")
-    lines.append("=" * 100)
-    with capsys.disabled():
-        print("\n".join(lines))
-    path = os.environ.get("SBX_ATTACK_REPORT2")
-    if path:
-        with open(path, "w") as fh:
-            json.dump(REPORT2, fh, indent=1)

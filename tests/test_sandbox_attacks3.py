@@ -2,7 +2,7 @@
 
 Self-contained (programs and tests inline). Each test asserts the safe behaviour, so it FAILS
 while the attack works; members ending in "_held" are near misses kept as regression tests. Ids are
-`<class>3.<member>`; `test_zz_summary3` prints what succeeded.
+`<class>3.<member>`; tests/attack_report.py prints what succeeded.
 
 Mechanisms:
   - Counter mirrors forward a redefined __missing__/__getitem__; Counter.__eq__ (trusted Python
@@ -26,25 +26,18 @@ Mechanisms:
 """
 from __future__ import annotations
 
-import json
-import os
 import textwrap
 from dataclasses import dataclass
 
 import pytest
 
 from sandbox_workers import SandboxPool
+from tests.attack_report import record
 from tests.test_sandbox_attacks import brief, make_job, passed
 from tests.test_sandbox_attacks2 import _judges, _status_mib
 
 pytestmark = pytest.mark.timeout(300)
 
-REPORT3: dict = {}
-
-
-def record(cls, member, succeeded, detail, how):
-    REPORT3.setdefault(cls, {})[member] = {"succeeded": bool(succeeded), "detail": str(detail)[:400],
-                                           "how": how}
 
 
 def _p(source: str) -> str:
@@ -428,22 +421,3 @@ def test_memory3_judge_keeps_job_memory(oom_results):
            f"two jobs later; honest: {brief(out['honest'])}", how)
     assert passed(out["honest"]) == [0], brief(out["honest"])
     assert out["kept"] <= 128, f"{how}: +{out['kept']:.0f} MiB"
-
-
-# =================================================================================================
-# summary
-# =================================================================================================
-def test_zz_summary3(capsys):
-    lines = ["", "=" * 100, "sandbox attack summary, round 3"]
-    for cls, members in REPORT3.items():
-        wins = {m: r for m, r in members.items() if r["succeeded"]}
-        lines.append(f"{cls:10s} {len(wins):3d} / {len(members):3d} succeeded")
-        for m, r in wins.items():
-            lines.append(f"    {m}: {r['how'][:160]} -- {r['detail'][:200]}")
-    lines.append("=" * 100)
-    with capsys.disabled():
-        print("\n".join(lines))
-    path = os.environ.get("SBX_ATTACK_REPORT3")
-    if path:
-        with open(path, "w") as fh:
-            json.dump(REPORT3, fh, indent=1)
