@@ -1,6 +1,7 @@
 """Job validation and result records: the executor's input and output contract."""
 from __future__ import annotations
 
+import argparse
 import math
 
 OUTCOMES = ("pass", "fail", "error", "timeout", "not_run")
@@ -11,6 +12,41 @@ MAX_TIMEOUT_S = 120.0
 MIN_MEMORY_MB, MAX_MEMORY_MB = 64, 65536
 MAX_PROGRAM_CHARS = 1_000_000
 MAX_TESTS = 10_000
+MODES = ("assert", "values")
+MAX_TIMEOUTS = 3
+
+
+FORMAT_HELP = f"""\
+job (one JSON object per line of a jobs file or queue shard):
+  id              str | int, returned unchanged
+  mode            "assert" (default: run `tests`) | "values" (return the values of `expressions`)
+  program         Python source, at most {MAX_PROGRAM_CHARS:,} characters
+  tests           assert mode: list of strings, each one `assert` statement (1 to {MAX_TESTS:,})
+  expressions     values mode: list of expressions whose values come back
+  timeout_s       per test or expression, default {DEFAULT_TIMEOUT_S}, at most {MAX_TIMEOUT_S:g}
+  load_timeout_s  for loading the program, default timeout_s
+  memory_mb       the program's memory, default {DEFAULT_MEMORY_MB}, in [{MIN_MEMORY_MB}, {MAX_MEMORY_MB}]
+  details         true: add per-test error messages
+  fresh_state     true: each test against a fresh copy of the loaded program
+  max_timeouts    values mode: timed-out expressions before the rest are not_run, default {MAX_TIMEOUTS}
+result (one line per job):
+  id, status        {" | ".join(STATUSES)}
+  outcomes          per test: {" | ".join(OUTCOMES)}
+  pass_rate, duration_s; error and output when status is not ok; values mode adds values
+Scoring rules, isolation levels and examples: docs/sandbox.md.
+"""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """--help of the sandbox CLIs: the module docstring as written, every flag with its default
+    (a help text that names its default itself keeps it)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.required or action.default is argparse.SUPPRESS or "default" in text:
+            return text
+        default = "off" if action.default is False else "%(default)s"
+        return f"{text} (default: {default})" if text else f"default: {default}"
 
 
 class InvalidJob(ValueError):
@@ -25,9 +61,6 @@ def _utf8(text: str, where: str) -> None:
     except UnicodeEncodeError as e:
         raise InvalidJob(f"{where} is not valid UTF-8 text (position {e.start})") from None
 
-
-MODES = ("assert", "values")
-MAX_TIMEOUTS = 3
 
 
 def validate(job) -> dict:

@@ -36,20 +36,21 @@ def read_jobs(path: str, bad: list):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox_workers.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=jobs_mod.FORMAT_HELP, formatter_class=jobs_mod.HelpFormatter)
     parser.add_argument("--jobs", required=True, help="input jsonl of jobs")
     parser.add_argument("--results", required=True, help="output jsonl of results")
-    parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: all cores)")
+    parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: one per core)")
     parser.add_argument("--preimport", default=None, type=parse_module_list,
                         help="comma-separated modules each zygote imports before forking programs "
-                             "(default: what generated programs import most; see zygote.py)")
+                             "(default: zygote.DEFAULT_PREIMPORT, what generated programs import most)")
     parser.add_argument("--packages", default=None, type=parse_module_list,
-                        help="comma-separated distributions programs may import (default: "
-                             "rootfs.DEFAULT_PACKAGES); everything else is absent from their view")
+                        help="comma-separated distributions programs may import, everything else is "
+                             "absent from their view (default: rootfs.DEFAULT_PACKAGES)")
     parser.add_argument("--allow-weaker-isolation", action="store_true",
                         help="run even where this host cannot give full isolation (no root, no "
                              "cgroups): the summary's isolation says what holds")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress line (it is shown only on a terminal anyway)")
     args = parser.parse_args(argv)
     bad: list[dict] = []
     summary = Summary()

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 
+from sandbox_workers import jobs
 from sandbox_workers import queue as q
 from sandbox_workers.pool import IsolationError, SandboxPool
 from sandbox_workers.run import parse_module_list
@@ -171,21 +172,24 @@ class Worker:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox_workers.worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     epilog=jobs.FORMAT_HELP, formatter_class=jobs.HelpFormatter)
     parser.add_argument("--queue", required=True, help="queue URI: local path, gs://bucket/prefix, memory://")
-    parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: all cores)")
-    parser.add_argument("--lease-ttl", type=float, default=q.DEFAULT_LEASE_TTL_S)
-    parser.add_argument("--heartbeat", type=float, default=q.DEFAULT_HEARTBEAT_S)
-    parser.add_argument("--poll", type=float, default=q.POLL_S)
+    parser.add_argument("--workers", type=int, default=None, help="sandbox slots (default: one per core)")
+    parser.add_argument("--lease-ttl", type=float, default=q.DEFAULT_LEASE_TTL_S,
+                        help="seconds a shard's lease may go unchanged before another worker takes it over")
+    parser.add_argument("--heartbeat", type=float, default=q.DEFAULT_HEARTBEAT_S,
+                        help="seconds between lease rewrites (at most half the lease TTL)")
+    parser.add_argument("--poll", type=float, default=q.POLL_S, help="seconds between queue listings when idle")
     parser.add_argument("--storage-options", default="{}", help="JSON dict passed to fsspec")
     parser.add_argument("--preimport", default=None, type=parse_module_list,
-                        help="comma-separated modules each zygote imports before forking programs")
+                        help="comma-separated modules each zygote imports before forking programs "
+                             "(default: zygote.DEFAULT_PREIMPORT)")
     parser.add_argument("--packages", default=None, type=parse_module_list,
-                        help="comma-separated distributions programs may import (default: "
-                             "rootfs.DEFAULT_PACKAGES)")
+                        help="comma-separated distributions programs may import "
+                             "(default: rootfs.DEFAULT_PACKAGES)")
     parser.add_argument("--allow-weaker-isolation", action="store_true",
                         help="serve even where this host cannot give full isolation (logged)")
-    parser.add_argument("--exit-when-idle", type=float, default=None, help="exit after this many idle seconds")
+    parser.add_argument("--exit-when-idle", type=float, default=None, help="exit after this many idle seconds (default: serve until SIGTERM)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
