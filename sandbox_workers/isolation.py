@@ -127,7 +127,7 @@ def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confine
         else:
             _enter_user_namespace()
         rootfs.mount("none", "/", None, rootfs.MS_REC | rootfs.MS_PRIVATE)
-        rootfs.build_root(view, "/tmp", uid=slot_uid if root else None, proc=root)
+        rootfs.build_root(view, uid=slot_uid if root else None, proc=root)
         level = "full" if root else "userns"
         confinement = Confinement(rootfs.SANDBOX_DIR, home, slot_uid if root else -1,
                                   CLONE_NEWPID | CLONE_NEWIPC, not root, True, root, THREADS,

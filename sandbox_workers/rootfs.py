@@ -189,6 +189,23 @@ def plan_view(packages=DEFAULT_PACKAGES) -> View:
     return view
 
 
+# Existing directories the root can be assembled on (a tmpfs mounted there). Mounting it hides
+# what the host has below that directory, so the first one the view takes nothing from is used
+# (a venv or an interpreter under /tmp must stay visible to the binds).
+STAGING_CANDIDATES = ("/tmp", "/mnt", "/run", "/media", "/srv", "/var/tmp", "/opt")
+
+
+def staging_directory(view: View) -> str:
+    paths = [*view.directories, *view.files, *view.site_dirs,
+             *(e for es in view.site_dirs.values() for e in es)]
+    for candidate in STAGING_CANDIDATES:
+        if os.path.isdir(candidate) and not os.path.islink(candidate) and not any(
+                p == candidate or p.startswith(candidate + "/") for p in paths):
+            return candidate
+    raise OSError(f"no directory to assemble the sandbox root on: each of {', '.join(STAGING_CANDIDATES)} "
+                  "is missing or holds part of the interpreter's view")
+
+
 def _makedirs(path: str) -> None:
     os.makedirs(path, mode=0o755, exist_ok=True)
 
@@ -209,9 +226,10 @@ def _bind(root: str, host_path: str) -> None:
     mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def build_root(view: View, staging: str, *, uid: int | None, proc: bool) -> None:
-    """Assemble the view at `staging` (an empty directory) and pivot into it. Runs in a private
-    mount namespace; afterwards "/" is the view and the host tree is unmounted."""
+def build_root(view: View, *, uid: int | None, proc: bool) -> None:
+    """Assemble the view on a staging directory and pivot into it. Runs in a private mount
+    namespace; afterwards "/" is the view and the host tree is unmounted."""
+    staging = staging_directory(view)
     mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=8192")
     for link, target in view.symlinks.items():
         os.symlink(target, staging + link)
@@ -231,8 +249,11 @@ def build_root(view: View, staging: str, *, uid: int | None, proc: bool) -> None
     _dev(staging)
     _etc(staging, uid)
     for name, target in (("tmp", f"{SANDBOX_DIR}/tmp"), ("var/tmp", f"{SANDBOX_DIR}/tmp")):
-        _makedirs(os.path.dirname(os.path.join(staging, name)))
-        os.symlink(target, os.path.join(staging, name))
+        link = os.path.join(staging, name)
+        if os.path.lexists(link):  # part of the view lives below it (a venv in /tmp): TMPDIR is /sbx/tmp
+            continue
+        _makedirs(os.path.dirname(link))
+        os.symlink(target, link)
     _makedirs(staging + SANDBOX_DIR)
     if proc:
         _makedirs(staging + "/proc")

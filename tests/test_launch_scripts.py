@@ -113,10 +113,17 @@ def test_tpu_delete():
 
 # -- TPU VM: setup -----------------------------------------------------------------------------
 def _fake_venv(home):
-    """$HOME/acecoder-venv with the real interpreter and a pip that only records its calls."""
+    """$HOME/acecoder-venv with the real interpreter and a pip that only records its calls.
+
+    `python` execs this interpreter by its own path: a symlink to a venv's python, away from the
+    venv's pyvenv.cfg, would start the base interpreter without the venv's packages.
+    """
     bin_dir = os.path.join(home, "acecoder-venv", "bin")
     os.makedirs(bin_dir)
-    os.symlink(sys.executable, os.path.join(bin_dir, "python"))
+    python = os.path.join(bin_dir, "python")
+    with open(python, "w") as f:
+        f.write(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    os.chmod(python, 0o755)
     pip = os.path.join(bin_dir, "pip")
     with open(pip, "w") as f:
         f.write('#!/bin/sh\necho "$PWD|$*" >> "$HOME/pip.log"\n')
