@@ -9,6 +9,8 @@ from typing import Callable
 
 import ml_collections
 
+from acecoder_jax.errors import ConfigError, unknown_choice
+
 
 def model_config() -> ml_collections.ConfigDict:
     """The `model` block: what to load and how to run it (see models.build_model)."""
@@ -52,5 +54,5 @@ def cpu_tiny_training(c: ml_collections.ConfigDict) -> None:
 def select_variant(variants: dict[str, Callable[[], ml_collections.ConfigDict]], variant: str,
                    name: str) -> ml_collections.ConfigDict:
     if variant not in variants:
-        raise ValueError(f"unknown {name} config variant {variant!r}; known: {', '.join(variants)}")
+        raise ConfigError(unknown_choice(f"{name} config variant", variant, variants))
     return variants[variant]()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from acecoder_jax.errors import unknown_choice
+
 
 class Registry(dict):
     """A name -> function table whose failed lookups say what exists."""
@@ -13,8 +15,7 @@ class Registry(dict):
         self.kind = kind
 
     def __missing__(self, name):
-        known = ", ".join(sorted(self)) or "(none registered)"
-        raise KeyError(f"unknown {self.kind} {name!r}; known {self.kind}s: {known}")
+        raise KeyError(unknown_choice(self.kind, name, self))
 
     def register(self, name: str) -> Callable[[Callable], Callable]:
         """Decorator adding a function under `name`; a duplicate name is an error."""

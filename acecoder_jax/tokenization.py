@@ -16,6 +16,8 @@ from typing import Iterable, Mapping, Sequence
 import fsspec
 import numpy as np
 
+from acecoder_jax.errors import ConfigError
+
 # ChatML, the format the Qwen2.5 instruct models (the paper's policies and RM backbones) use.
 # Applied when a tokenizer ships without a template of its own.
 FALLBACK_CHAT_TEMPLATE = (
@@ -78,6 +80,14 @@ def _generic_fast_tokenizer(local: str, names: set) -> bool:
     with open(os.path.join(local, "tokenizer_config.json")) as f:
         cls = json.load(f).get("tokenizer_class")
     return cls in ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def tokenizer_path(tokenizer: str, model_path: str, tokenizer_field: str, model_field: str) -> str:
+    """The tokenizer a config names: its own field, else the model's checkpoint (which holds one)."""
+    if tokenizer or model_path:
+        return tokenizer or model_path
+    raise ConfigError(f"{tokenizer_field} and {model_field} are both empty: give --{tokenizer_field}=PATH "
+                      "(a tokenizer dir, gs:// or a Hugging Face Hub id), or the model's path")
 
 
 def load_tokenizer(path: str, **kwargs):

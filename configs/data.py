@@ -9,6 +9,8 @@ Variants:
 """
 import ml_collections
 
+from acecoder_jax import config_blocks
+
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
@@ -77,20 +79,34 @@ def base() -> ml_collections.ConfigDict:
     return c
 
 
-def get_config(variant: str = "toy") -> ml_collections.ConfigDict:
+def toy() -> ml_collections.ConfigDict:
+    return base()
+
+
+def openai() -> ml_collections.ConfigDict:
     c = base()
-    if variant == "toy":
-        pass
-    elif variant == "openai":
-        c.seeds.kind = "instruction"
-        c.synthesis.backend = "openai"
-    elif variant == "stack":
-        c.seeds.kind = "stack"
-        c.seeds.source = "stack_python_fns"
-        c.synthesis.backend = "openai"
-    elif variant == "humaneval":
-        c.seeds.kind = "seed"
-        c.seeds.source = "humaneval"
-    else:
-        raise ValueError(f"configs/data.py: unknown variant {variant!r} (toy, openai, stack, humaneval)")
+    c.seeds.kind = "instruction"
+    c.synthesis.backend = "openai"
     return c
+
+
+def stack() -> ml_collections.ConfigDict:
+    c = base()
+    c.seeds.kind = "stack"
+    c.seeds.source = "stack_python_fns"
+    c.synthesis.backend = "openai"
+    return c
+
+
+def humaneval() -> ml_collections.ConfigDict:
+    c = base()
+    c.seeds.kind = "seed"
+    c.seeds.source = "humaneval"
+    return c
+
+
+VARIANTS = {"toy": toy, "openai": openai, "stack": stack, "humaneval": humaneval}
+
+
+def get_config(variant: str = "toy") -> ml_collections.ConfigDict:
+    return config_blocks.select_variant(VARIANTS, variant, "data")

@@ -2,11 +2,11 @@
 import os
 
 from absl import flags
-from ml_collections import config_flags
+from acecoder_jax import cli
 
 _CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "data.py")
 
-CONFIG = config_flags.DEFINE_config_file("config", _CONFIG + ":toy", "Data pipeline config file[:variant].")
+CONFIG = cli.define_config(_CONFIG + ":toy", "Data pipeline")
 INPUT = flags.DEFINE_string("input", None, "Input file(s): comma-separated paths or globs, local or gs://.")
 OUTPUT = flags.DEFINE_string("output", None, "Output .jsonl path (stats and rejects are written next to it).")
 WORKDIR = flags.DEFINE_string("workdir", None, "Directory for resumable shards (default: <output>.shards).")

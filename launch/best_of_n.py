@@ -11,10 +11,11 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from acecoder_jax import cli  # noqa: E402
+from acecoder_jax.errors import ConfigError  # noqa: E402
 
 _DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "best_of_n.py") + ":cpu_tiny"
-CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT, "Best-of-N config file[:variant].")
+CONFIG = cli.define_config(_DEFAULT, "Best-of-N")
 WORKDIR = flags.DEFINE_string("workdir", None, "Output directory (local or gs://).")
 flags.mark_flag_as_required("workdir")
 
@@ -29,15 +30,17 @@ def run(config, workdir: str) -> dict:
     from acecoder_jax.rm.best_of_n import BestOfNSettings, evaluate_best_of_n
     from acecoder_jax.rm.scoring import RewardScorer
     from acecoder_jax.sampling import Sampler
-    from acecoder_jax.tokenization import load_tokenizer, pad_token_id, stop_token_ids
+    from acecoder_jax.tokenization import load_tokenizer, pad_token_id, stop_token_ids, tokenizer_path
 
     initialize_multihost()
     for name in ("policy", "reward_model"):
         if not config[name].hf_path:
-            raise ValueError(f"config.{name}.hf_path is required")
+            raise ConfigError(f"config.{name}.hf_path is empty: give --config.{name}.hf_path=DIR (local, "
+                              "gs:// or a Hugging Face Hub id)")
     mesh = make_mesh(tuple(config.mesh.shape))
-    policy_tok = load_tokenizer(config.policy.tokenizer or config.policy.hf_path)
-    rm_tok = load_tokenizer(config.reward_model.tokenizer or config.reward_model.hf_path)
+    policy_tok, rm_tok = (load_tokenizer(tokenizer_path(config[name].tokenizer, config[name].hf_path,
+                                                        f"config.{name}.tokenizer", f"config.{name}.hf_path"))
+                          for name in ("policy", "reward_model"))
     policy, _ = load_hf(config.policy.hf_path, head="lm", mesh=mesh, param_dtype=config.policy.param_dtype)
     rm, _ = load_hf(config.reward_model.hf_path, head="reward", mesh=mesh, param_dtype=config.reward_model.param_dtype)
 
@@ -74,4 +77,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

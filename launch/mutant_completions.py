@@ -8,7 +8,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from acecoder_jax import cli  # noqa: E402
 
 INPUT = flags.DEFINE_string("input", None, "AceCode jsonl with seed_program fields.")
 OUTPUT = flags.DEFINE_string("output", None, "Completions jsonl to write.")
@@ -26,4 +28,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

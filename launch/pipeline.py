@@ -10,10 +10,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from acecoder_jax import cli  # noqa: E402
 
 _DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo_cpu.py")
-CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT, "Pipeline config file[:variant].")
+CONFIG = cli.define_config(_DEFAULT, "Pipeline")
 WORKDIR = flags.DEFINE_string("workdir", "/tmp/acecoder-demo", "Run directory (local or gs://).")
 
 
@@ -28,4 +28,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

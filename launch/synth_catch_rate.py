@@ -8,7 +8,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app, flags  # noqa: E402
+from absl import flags  # noqa: E402
+
+from acecoder_jax import cli  # noqa: E402
 
 MUTANTS = flags.DEFINE_integer("mutants_per_problem", 10, "Mutants drawn per problem.")
 EVERY = flags.DEFINE_integer("every", 1, "Use every k-th problem (1 = all 164).")
@@ -47,4 +49,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -13,10 +13,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from absl import app, flags  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from acecoder_jax import cli  # noqa: E402
 
 _DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "rl.py") + ":cpu_toy"
-CONFIG = config_flags.DEFINE_config_file("config", _DEFAULT, "RL config file[:variant].")
+CONFIG = cli.define_config(_DEFAULT, "RL")
 WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local or gs://): checkpoints, metrics, export.")
 flags.mark_flag_as_required("workdir")
 
@@ -31,4 +31,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

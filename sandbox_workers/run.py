@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from sandbox_workers import jobs as jobs_mod
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress line (it is shown only on a terminal anyway)")
     args = parser.parse_args(argv)
+    if not os.path.isfile(args.jobs):
+        print(f"error: --jobs {args.jobs!r}: no such file", file=sys.stderr)
+        return 2
     bad: list[dict] = []
     summary = Summary()
     try:

@@ -13,6 +13,7 @@ from acecoder_jax.data import inferences as infmod
 from acecoder_jax.data import io, pairs, schemas, seeds, stage, toy_tasks
 from acecoder_jax.data.execution import Executor
 from acecoder_jax.data.synthesis import parser as synth_parser
+from acecoder_jax.errors import ConfigError
 
 PARSE_ERRORS = ("empty_reply", "no_json", "no_question", "no_tests")
 
@@ -58,7 +59,7 @@ def make_synthesizer(cfg, workdir: str):
         chat = SamplerChatModel(sampler, temperature=sc.temperature, max_new_tokens=sc.max_new_tokens,
                                 seed=sc.seed, model_name=sc.hf_path.rstrip("/").rsplit("/", 1)[-1])
         return LLMSynthesizer(chat, num_tests=syn.num_tests)
-    raise ValueError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai, sampler)")
+    raise ConfigError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai, sampler)")
 
 
 def _workdir(output: str, workdir: str | None, name: str) -> str:
@@ -76,7 +77,7 @@ def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | No
         records = toy_tasks.toy_seed_corpus(sc.num_toy_tasks, sc.toy_seed, difficulties)
         inputs = [f"toy:{sc.num_toy_tasks}:{sc.toy_seed}:{','.join(map(str, difficulties))}"]
     elif not inputs:
-        raise ValueError(f"config.seeds.kind={sc.kind!r} needs --input")
+        raise ConfigError(f"config.seeds.kind={sc.kind!r} needs --input")
     wd = _workdir(output, workdir, "synthesize")
     synthesizer = make_synthesizer(cfg, workdir or os.path.dirname(output) or ".")
     kind_kwargs: dict[str, Any] = {}
@@ -163,7 +164,7 @@ def run_proxy_filter(cfg, inputs: list[str], output: str, workdir: str | None = 
     executor = make_executor(cfg)
     completions = load_completions(pc.completions) if pc.source == "completions" else None
     if pc.source not in ("seed", "completions"):
-        raise ValueError(f"config.proxy.source must be 'seed' or 'completions', got {pc.source!r}")
+        raise ConfigError(f"config.proxy.source must be 'seed' or 'completions', got {pc.source!r}")
 
     def proxy_program(rec: dict) -> str | None:
         if completions is None:

@@ -8,6 +8,7 @@ import jax
 from flax import nnx
 from jax.sharding import Mesh
 
+from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.config import ModelConfig
 from acecoder_jax.models.decoder import DecoderModel
 from acecoder_jax.parallel import param_shardings
@@ -33,7 +34,8 @@ def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: 
     runtime = dict(remat=model_cfg.remat, scan_layers=model_cfg.scan_layers)
     if model_cfg.init == "hf":
         if not model_cfg.hf_path:
-            raise ValueError("config.model.init='hf' needs config.model.hf_path")
+            raise ConfigError("config.model.init='hf' needs config.model.hf_path (a local dir, gs:// or a "
+                              "Hugging Face Hub id), or use --config.model.init=preset")
         from acecoder_jax.checkpoints.hf import load_hf
 
         model, config = load_hf(model_cfg.hf_path, head=head, mesh=mesh, param_dtype=model_cfg.param_dtype,
@@ -44,7 +46,7 @@ def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: 
                         bos_token_id=tokenizer.bos_token_id, **runtime)
         model = init_model(config, head=head, mesh=mesh, seed=seed)
     else:
-        raise ValueError(f"config.model.init={model_cfg.init!r}; expected 'hf' or 'preset'")
+        raise ConfigError(f"config.model.init={model_cfg.init!r}; expected 'hf' or 'preset'")
     if len(tokenizer) > config.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {config.vocab_size}")
     return model, config

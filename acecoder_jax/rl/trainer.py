@@ -26,6 +26,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
+from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.init import build_model
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
 from acecoder_jax.rl.rewards import ExecutionReward, build_reward, make_executor
@@ -186,7 +187,7 @@ class RLTrainer:
                  eval_problems: Optional[ProblemSet] = None, reward: Optional[Callable] = None,
                  run_jobs: Optional[Callable] = None):
         from acecoder_jax.parallel import make_mesh
-        from acecoder_jax.tokenization import load_tokenizer, stop_token_ids
+        from acecoder_jax.tokenization import load_tokenizer, stop_token_ids, tokenizer_path
 
         if not workdir:
             raise ValueError("workdir is required")
@@ -196,10 +197,8 @@ class RLTrainer:
         if jax.process_index() == 0:
             io.write_text(io.join(workdir, CONFIG_FILE), c.to_json_best_effort(indent=2, sort_keys=True) + "\n")
         self.mesh = make_mesh(tuple(c.mesh.shape))
-        tok_path = c.tokenizer or c.model.hf_path
-        if not tok_path:
-            raise ValueError("config.tokenizer is empty and there is no config.model.hf_path to take it from")
-        self.tokenizer = load_tokenizer(tok_path)
+        self.tokenizer = load_tokenizer(tokenizer_path(c.tokenizer, c.model.hf_path,
+                                                       "config.tokenizer", "config.model.hf_path"))
 
         ro, al, tr = c.rollout, c.algo, c.train
         self.rows = ro.prompts_per_step * ro.n_samples
@@ -277,7 +276,7 @@ class RLTrainer:
         if al.epochs < 1 or c.train.total_steps < 1:
             problems.append(f"algo.epochs={al.epochs} and train.total_steps={c.train.total_steps} must be >= 1")
         if problems:
-            raise ValueError("RL config: " + "; ".join(problems))
+            raise ConfigError("RL config: " + "; ".join(problems))
 
     def _load_problems(self) -> tuple[ProblemSet, Optional[ProblemSet]]:
         c, d = self.config, self.config.data
@@ -289,10 +288,11 @@ class RLTrainer:
                                                 d.num_prompt_tests) for r in records])
         elif d.source == "files":
             if not d.train:
-                raise ValueError("config.data.train is empty: give AceCode problem files (question, test_cases)")
+                raise ConfigError("config.data.train is empty: give --config.data.train=FILES (AceCode problems: "
+                                  "question, test_cases)")
             problems = load_problems(d.train, self.tokenizer, template=d.template, num_prompt_tests=d.num_prompt_tests)
         else:
-            raise ValueError(f"config.data.source={d.source!r}; expected 'toy' or 'files'")
+            raise ConfigError(f"config.data.source={d.source!r}; expected 'toy' or 'files'")
         if d.eval:
             return problems, load_problems(d.eval, self.tokenizer, template=d.template,
                                            num_prompt_tests=d.num_prompt_tests)
@@ -315,7 +315,8 @@ class RLTrainer:
         if "reward_model" in spec:
             rm = spec["reward_model"]
             if not rm.get("path"):
-                raise ValueError("config.reward.reward_model.path is empty: give the RM checkpoint (HF dir)")
+                raise ConfigError("config.reward.reward_model.path is empty: give the RM checkpoint (HF dir, "
+                                  "gs:// or Hub id)")
             resources["score_fn"] = reward_model_scorer(
                 rm["path"], self.tokenizer, mesh=self.mesh, batch_size=rm.get("batch_size", 8),
                 max_length=rm.get("max_length", 2048), param_dtype=rm.get("param_dtype", "bfloat16"),

@@ -16,9 +16,10 @@ from typing import Optional
 import jax
 
 from acecoder_jax.data import io
+from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.init import build_model
 from acecoder_jax.parallel import initialize_multihost, make_mesh
-from acecoder_jax.tokenization import load_tokenizer, save_tokenizer
+from acecoder_jax.tokenization import load_tokenizer, save_tokenizer, tokenizer_path
 from acecoder_jax.train import data as train_data
 from acecoder_jax.train.loop import LoopOptions, TrainResult, objective as make_objective, train
 from acecoder_jax.train.optimizer import adamw, warmup_cosine
@@ -31,7 +32,7 @@ EXPORT_DIR = "hf"
 def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
     d = config.data
     if not d.train:
-        raise ValueError("config.data.train is empty: give the training files (comma-separated paths or globs)")
+        raise ConfigError("config.data.train is empty: give --config.data.train=FILES (comma-separated paths or globs)")
 
     def load(spec: str, rejects: str):
         kw = dict(max_length=d.max_length, truncation=d.truncation,
@@ -69,7 +70,7 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
         raise ValueError("workdir is required")
     objective_name = objective_name or config.objective
     if config.objective != objective_name:
-        raise ValueError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
+        raise ConfigError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
     initialize_multihost()
     for handler in logging.getLogger().handlers + logging.getLogger("absl").handlers:
         if not any(isinstance(f, _DropOrbaxInfo) for f in handler.filters):
@@ -79,10 +80,8 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
         io.write_text(io.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
 
     mesh = make_mesh(tuple(config.mesh.shape))
-    tokenizer_path = config.tokenizer or config.model.hf_path
-    if not tokenizer_path:
-        raise ValueError("config.tokenizer is empty and there is no config.model.hf_path to take it from")
-    tokenizer = load_tokenizer(tokenizer_path)
+    tokenizer = load_tokenizer(tokenizer_path(config.tokenizer, config.model.hf_path,
+                                              "config.tokenizer", "config.model.hf_path"))
 
     objective_ = make_objective(objective_name, **config.loss.to_dict())
     train_set, eval_set, stats = _load_datasets(config, tokenizer, workdir, objective_name)
