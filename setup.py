@@ -20,6 +20,7 @@ CORE = [
     "tokenizers>=0.20",
     "sentencepiece>=0.2",
     "transformers>=4.50",  # tokenizers / chat templates / config classes; no torch needed
+    "huggingface_hub>=0.34",  # Hub ids for models and tokenizers, through its cache
     "tensorboardX>=2.6",
     "matplotlib>=3.8",
     "tqdm>=4.66",

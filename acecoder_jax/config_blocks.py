@@ -47,7 +47,6 @@ def cpu_tiny_training(c: ml_collections.ConfigDict) -> None:
     c.train.eval_every = 10
     c.train.save_every = 10
     c.train.log_every = 1
-    c.train.progress = False
     c.export.dtype = "float32"
 
 

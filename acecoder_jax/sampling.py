@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
-from tqdm.auto import tqdm
 
 from acecoder_jax.kernels import cpu as cpu_kernels_lib
+from acecoder_jax.progress import bar as progress_bar
 from acecoder_jax.models.decoder import DecoderModel, KVCache
 from acecoder_jax.parallel import logical_sharding
 
@@ -268,7 +268,8 @@ class Sampler:
                    for i in range(0, len(rs), self.batch_size)]
         key = jax.random.PRNGKey(sp.seed)
         taken = {r: 0 for r in row_slot}
-        for bi, (bucket, batch_rows) in enumerate(tqdm(batches, disable=not progress, desc="sampling", unit="batch")):
+        bar = progress_bar(total=len(rows), desc="sampling", unit="seq", enabled=progress)
+        for bi, (bucket, batch_rows) in enumerate(batches):
             ids = np.full((self.batch_size, bucket), self.pad_id, np.int32)
             mask = np.zeros((self.batch_size, bucket), np.int32)
             for j in range(self.batch_size):  # filler rows repeat the first prompt; their output is dropped
@@ -280,6 +281,8 @@ class Sampler:
                 slot = row_slot[r][taken[r]]
                 taken[r] += 1
                 results[slot] = out[j]
+            bar.update(len(batch_rows))
+        bar.close()
         return [results[i * sp.n : (i + 1) * sp.n] for i in range(len(prompts))]
 
     def generate(self, prompts: Sequence[str], sp: SamplingParams, *, params_state=None,

@@ -1,4 +1,4 @@
-"""Tokenizers for every stage: loading (local dir, gs://, sentencepiece), training a small one for
+"""Tokenizers for every stage: loading (local dir, gs://, Hub id, sentencepiece), training a small one for
 CPU demos, chat templates, and left-padded, length-bucketed batches.
 
 Everything downstream (sampler, trainers, best-of-N) goes through `load_tokenizer` and
@@ -91,14 +91,18 @@ def tokenizer_path(tokenizer: str, model_path: str, tokenizer_field: str, model_
 
 
 def load_tokenizer(path: str, **kwargs):
-    """A `transformers` tokenizer from a local dir, a remote (gs://, ...) dir, or a .model file.
+    """A `transformers` tokenizer from a local dir, a remote (gs://, ...) dir, a Hub id, or a .model file.
 
-    Remote dirs: only the small tokenizer files are copied to a temp dir (never the weights).
+    Remote dirs: only the small tokenizer files are copied to a temp dir (never the weights); a
+    Hub id fetches only those files into the Hub cache (checkpoints/hub.py).
     A bare sentencepiece .model (or a dir holding only tokenizer.model) is converted with
     `sentencepiece_to_hf`.
     """
     from transformers import AutoTokenizer
 
+    from acecoder_jax.checkpoints import hub
+
+    path = hub.resolve(path, TOKENIZER_FILE_PATTERNS, what="tokenizer")
     if path.endswith(".model"):
         with fsspec.open(path, "rb") as f:
             return sentencepiece_to_hf(f.read())

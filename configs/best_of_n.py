@@ -49,7 +49,7 @@ def base() -> ml_collections.ConfigDict:
     c.num_workers = 0  # 0: all cores
     c.mesh = ml_collections.ConfigDict()
     c.mesh.shape = (1, -1, 1)
-    c.progress = True
+    c.progress = True  # bars on a terminal only
     return c
 
 
@@ -82,7 +82,6 @@ def cpu_tiny() -> ml_collections.ConfigDict:
     c.sampler.batch_size = 8
     c.sampler.prompt_buckets = (512, 1024)
     c.mesh.shape = (-1, 1, 1)
-    c.progress = False
     return c
 
 

@@ -28,6 +28,7 @@ def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
     c.heldout_fraction = 0.2  # toy questions kept out of SFT, sampling, pairs and RL training
+    c.progress = True  # bars on a terminal only (logs and CI stay quiet either way)
     c.template = "plain"  # prompt template for the tiny policy (see rl/rollout.PROMPT_TEMPLATES)
     # The demo executes a toy model's samples of the bundled tasks: where this host cannot give
     # the sandbox full isolation (not root, e.g. a laptop) run with what it can give (logged)
@@ -40,7 +41,6 @@ def base() -> ml_collections.ConfigDict:
     c.data.synthesis.num_tests = 12
     c.data.synthesis.reference.num_candidates = 80
     c.data.execution.timeout_s = 5.0
-    c.data.progress = False
 
     c.tokenizer = ml_collections.ConfigDict()
     c.tokenizer.vocab_size = 400
@@ -90,6 +90,7 @@ def base() -> ml_collections.ConfigDict:
     c.bon.sampler.batch_size = 64
     c.bon.sampler.prompt_buckets = (64, 128, 256)
     c.bon.reward_model.max_length = 192
+    c.bon.reward_model.batch_size = 64
 
     c.rl = _stage_config("rl", "cpu_toy")
     c.rl.data.source = "files"
@@ -106,7 +107,11 @@ def base() -> ml_collections.ConfigDict:
     c.humaneval = ml_collections.ConfigDict()
     c.humaneval.limit = 0  # 0: all 164 problems
     c.humaneval.max_new_tokens = 64
-    c.humaneval.batch_size = 64
+    # HumanEval prompts reach the 2048 bucket with the toy tokenizer: attention scores there cost
+    # batch x heads x 2048^2 floats, so a batch of 64 peaked at 10.7 GB RSS; 8 keeps the demo
+    # under 2.5 GB and is no slower on 2 cores (measured, README "Resources").
+    c.humaneval.batch_size = 8
+    c.humaneval.rm_batch_size = 16
     c.humaneval.prompt_buckets = (512, 1024, 2048)
     return c
 

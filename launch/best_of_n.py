@@ -53,7 +53,7 @@ def run(config, workdir: str) -> dict:
                       prompt_buckets=tuple(config.sampler.prompt_buckets), pad_id=pad_token_id(policy_tok))
     scorer = RewardScorer(rm, rm_tok, batch_size=config.reward_model.batch_size,
                           max_length=config.reward_model.max_length)
-    executor = Executor(config.executor, num_workers=config.num_workers or None)
+    executor = Executor(config.executor, num_workers=config.num_workers or None, progress=config.progress)
     bon = config.bon
     settings = BestOfNSettings(n=bon.n, temperature=bon.temperature, top_p=bon.top_p,
                                max_new_tokens=bon.max_new_tokens, seed=bon.seed, timeout_s=bon.timeout_s,

@@ -67,3 +67,16 @@ def test_demo_pipeline_kill_resume_and_report(tmp_path):
         assert os.path.getsize(os.path.join(workdir, name)) > 0, name
     md = open(os.path.join(workdir, "report.md")).read()
     assert "Held-out pairwise accuracy" in md and "best-of-4" in md
+    assert "## What this run shows about the paper's claims" in md
+    for claim in ("RL with the test (rule) reward raises held-out pass@1", "best-of-4 reranked by the RM beats greedy"):
+        assert f"| {claim} |" in md, claim
+    # the RM-reward run keeps the tests as a weight-0 monitor and logs the raw RM score beside it
+    from acecoder_jax.train.metrics import read_metrics
+
+    rm_rows = read_metrics(os.path.join(workdir, "rl_rm_reward"), "train")
+    assert all("reward_model_raw_score" in r and "tests_all_pass" in r for r in rm_rows)
+    assert "train_raw_score_first5" in report["rl"]["rm_reward"]
+    # not a terminal: no progress bars, but one readable line per RL step in the log
+    assert "it/s" not in out and "\r" not in out
+    assert sum("rl[tests] step " in line for line in out.splitlines()) == 4
+    assert sum("rl[reward_model] step " in line for line in out.splitlines()) == 4

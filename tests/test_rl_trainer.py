@@ -333,6 +333,15 @@ def test_launch_train_rl_cpu_toy_from_the_bundled_family(toy, tmp_path):
     out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "RL done: 1 steps (resumed from None)" in out.stdout
+    # one readable line per step and per evaluation, in the log (stderr is no terminal: no bars)
+    row = read_metrics(workdir, "train")[0]
+    step_lines = [l for l in out.stderr.splitlines() if "rl[tests] step 1/1  " in l]
+    assert len(step_lines) == 1, out.stderr[-3000:]
+    for piece in (f"loss {row['loss']:.4f}", f"reward {row['reward_mean']:.3f}", f"pass {row['tests_pass_rate']:.3f}",
+                  f"kl {row['kl']:.4f}", " tok/s", " s/step", "eta 0m00s"):
+        assert piece in step_lines[0], (piece, step_lines[0])
+    assert any("eval[tests] step 1/1  pass@1 " in l for l in out.stderr.splitlines())
+    assert "\r" not in out.stderr and "it/s" not in out.stderr
     assert [r["step"] for r in read_metrics(workdir, "train")] == [1]
     assert [r["step"] for r in read_metrics(workdir, "eval")] == [1]
     again = subprocess.run(args, capture_output=True, text=True, env=env, timeout=600)

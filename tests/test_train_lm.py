@@ -3,6 +3,7 @@
 script end to end with an HF export that transformers loads."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -144,13 +145,23 @@ def test_accumulation_with_global_token_count_equals_big_batch(tokenizer, sft_fi
     np.testing.assert_allclose(out[1], out[0], rtol=1e-5)
 
 
-def test_lm_loss_falls_on_a_learnable_task(tmp_path, tokenizer, sft_file):
+def test_lm_loss_falls_on_a_learnable_task(tmp_path, tokenizer, sft_file, caplog):
     ds = D.load_sft_dataset(sft_file, tokenizer, max_length=48, buckets=BUCKETS)
     model = init_model(preset("tiny"), head="lm", seed=0)
     steps = 30
-    result = L.train(model, adamw(3e-3, steps, warmup_steps=2), L.objective("lm", chunk=16),
-                     D.BatchSchedule(ds, 16, seed=0), str(tmp_path), L.LoopOptions(total_steps=steps, log_every=1,
-                                                                                   progress=False))
+    with caplog.at_level(logging.INFO):
+        result = L.train(model, adamw(3e-3, steps, warmup_steps=2), L.objective("lm", chunk=16),
+                         D.BatchSchedule(ds, 16, seed=0), str(tmp_path),
+                         L.LoopOptions(total_steps=steps, log_every=1, progress=False))
+    # one readable line per logged step (logged, as nobody watches a terminal here), with the
+    # numbers metrics.jsonl holds
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("train[lm] step ")]
+    assert len(lines) == steps, lines[:3]
+    rows = read_metrics(str(tmp_path), "train")
+    for line, row in zip(lines, rows):
+        assert line.startswith(f"train[lm] step {row['step']}/{steps}  loss {row['loss']:.4f}  "), line
+        assert f"tok_acc {row['token_accuracy']:.3f}" in line and " tok/s  " in line and " eta " in line
+        assert row["tokens_per_s"] > 0 and row["examples_per_s"] > 0
     losses = [r["loss"] for r in result.history]
     print("lm loss", [round(x, 3) for x in losses])
     assert np.mean(losses[-3:]) < 0.5 * np.mean(losses[:3])

@@ -20,6 +20,7 @@ from flax import nnx
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, SingleDeviceSharding
 
+from acecoder_jax.checkpoints import hub
 from acecoder_jax.checkpoints.safetensors_io import SafetensorsCheckpoint, join, write_sharded
 from acecoder_jax.models.config import ModelConfig
 from acecoder_jax.models.decoder import DecoderModel
@@ -118,8 +119,11 @@ def _flat_params(model_or_state):
 
 
 def _read_json(path: str) -> dict:
-    with fsspec.open(path, "r") as f:
-        return json.load(f)
+    try:
+        with fsspec.open(path, "r") as f:
+            return json.load(f)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{path} does not exist (not an HF checkpoint directory?)") from e
 
 
 def load_hf(
@@ -132,12 +136,13 @@ def load_hf(
     seed: int = 0,
     **runtime,
 ) -> tuple[DecoderModel, ModelConfig]:
-    """Loads an HF checkpoint directory (local or gs://) into a (sharded) DecoderModel.
+    """Loads an HF checkpoint (a local dir, gs://, or a Hub id) into a (sharded) DecoderModel.
 
     head="reward" reads `score.weight` (HF *ForSequenceClassification) or `v_head.summary.*`
     (AceCodeRM); from a *ForCausalLM checkpoint it starts a fresh reward head (RM training).
     `runtime` passes ModelConfig runtime fields (remat, scan_layers, attention_impl).
     """
+    path = hub.resolve(path, hub.WEIGHT_FILES)
     hf_config = _read_json(join(path, "config.json"))
     config = ModelConfig.from_hf_dict(
         hf_config, param_dtype=param_dtype, compute_dtype=compute_dtype or param_dtype, **runtime

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from acecoder_jax import progress
+
 
 class Executor:
     """The embedded pool starts on first use and is kept across `run` calls (starting one costs
@@ -17,6 +19,7 @@ class Executor:
 
     def __init__(self, spec: str = "embedded", num_workers: int | None = None, timeout_s: float | None = None,
                  memory_mb: int | None = None, progress: bool = False, queue_timeout_s: float = 3600.0):
+        """`progress`: a bar over each batch's programs (drawn on a terminal only, acecoder_jax.progress)."""
         if not spec:
             raise ValueError("executor spec must be 'embedded' or a queue URI")
         self.spec, self.num_workers, self.progress = spec, num_workers, progress
@@ -64,7 +67,8 @@ class Executor:
             if self._pool is None:
                 self._pool = sandbox_workers.SandboxPool(self.num_workers)
             try:
-                results = list(self._pool.run(jobs, progress=self.progress))
+                results = list(progress.bar(self._pool.run(jobs), total=len(jobs), desc="execute", unit="prog",
+                                            enabled=self.progress, leave=False))
             except BaseException:
                 self.close()  # a pool that failed mid-batch is not reused
                 raise

@@ -18,6 +18,7 @@ import json
 import time
 from typing import Any, Callable, Iterable, Iterator
 
+from acecoder_jax import progress
 from acecoder_jax.data import io
 
 STATS_SUFFIX = ".stats.json"
@@ -126,8 +127,8 @@ class Stage:
         start = time.time()
         stream = records if records is not None else self._read_inputs(inputs)
         done_shards = skipped = 0
-        from tqdm import tqdm
-        bar = tqdm(desc=self.name, unit="rec", disable=not self.progress, dynamic_ncols=True)
+        bar = progress.bar(desc=self.name, unit="rec", enabled=self.progress,
+                           total=len(records) if hasattr(records, "__len__") else self._count_inputs(inputs))
         n_shards = 0
         for i, shard in enumerate(self._shards(stream)):
             n_shards = i + 1
@@ -140,6 +141,13 @@ class Stage:
             bar.update(len(shard))
         bar.close()
         return self._finish(inputs, n_shards, done_shards, skipped, time.time() - start)
+
+    def _count_inputs(self, inputs: list[str]) -> int | None:
+        """Input lines (the bar's total, for its ETA) when every input is a local jsonl; else unknown."""
+        if not self.progress or not all(io.is_local(p) and io.format_of(p) == "jsonl" and not p.endswith(".gz")
+                                        and io.exists(p) for p in inputs):
+            return None
+        return sum(io.count_lines(p) for p in inputs)
 
     def _read_inputs(self, inputs: list[str]) -> Iterator[dict | io.RecordReadError]:
         for path in inputs:

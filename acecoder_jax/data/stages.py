@@ -25,7 +25,7 @@ def _cfg_dict(cfg) -> dict:
 def make_executor(cfg) -> Executor:
     ex = cfg.execution
     return Executor(ex.executor, num_workers=ex.num_workers or None, timeout_s=ex.timeout_s,
-                    memory_mb=ex.memory_mb or None, progress=False)
+                    memory_mb=ex.memory_mb or None, progress=cfg.get("progress", True))
 
 
 def make_synthesizer(cfg, workdir: str):

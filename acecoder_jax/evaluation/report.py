@@ -5,7 +5,6 @@ report is a list of runs. Output dirs may be local or any fsspec URL.
 """
 from __future__ import annotations
 
-import io
 import json
 from typing import Sequence
 
@@ -54,34 +53,16 @@ def markdown_table(runs: Sequence[dict]) -> str:
 
 
 def plot_png(runs: Sequence[dict], title: str = "Best-of-N accuracy") -> bytes:
-    """PNG bytes: best-of-n (solid) and oracle pass@k (dashed) vs n on a log2 axis; greedy dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    """PNG bytes: best-of-n (solid), oracle pass@k (dashed) and greedy (dotted) vs n on a log2 axis."""
+    from acecoder_jax import plots
 
     _check_runs(runs)
-    fig = Figure(figsize=(7, 4.5), dpi=120)
-    ax = fig.add_subplot()
-    for i, run in enumerate(runs):
-        color = f"C{i % 10}"
-        label = f"{run['benchmark']} / {run['policy']} / {run['reward_model']}"
-        ns = sorted(int(n) for n in run["best_of_n"])
-        ax.plot(ns, [100 * run["best_of_n"][str(n)] for n in ns], "o-", color=color, label=label)
-        ks = sorted(int(k) for k in run["pass_at_k"])
-        ax.plot(ks, [100 * run["pass_at_k"][str(k)] for k in ks], "--", color=color, alpha=0.6,
-                label=f"{label} (oracle pass@k)")
-        if run.get("greedy") is not None:
-            ax.axhline(100 * run["greedy"], linestyle=":", color=color, alpha=0.8)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("n (samples reranked)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    return buf.getvalue()
+    if len(runs) == 1:  # the legend names no run then: the title does
+        run = runs[0]
+        title = f"{title}\n{run['benchmark']}, policy {run['policy']}, RM {run['reward_model']}"
+    fig = plots.new_figure(7.5, 5.5)
+    plots.best_of_n(fig.add_subplot(), runs, title)
+    return plots.png_bytes(fig)
 
 
 def write_report(out_dir: str, runs: Sequence[dict], title: str = "Best-of-N accuracy") -> dict[str, str]:

@@ -24,6 +24,7 @@ import numpy as np
 from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
+from acecoder_jax import progress
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
 from acecoder_jax.errors import ConfigError
@@ -130,36 +131,17 @@ def step_seed(seed: int, step: int) -> int:
     return int(np.random.default_rng([seed, step, 0x5EED]).integers(2**31 - 1))
 
 
-def plot_reward_curve(workdir: str, path: Optional[str] = None) -> Optional[str]:
-    """PNG of reward mean (+ train all-pass and held-out pass@1 when logged) against RL step."""
-    import io as _io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_reward_curve(workdir: str, path: Optional[str] = None, title: Optional[str] = None) -> Optional[str]:
+    """PNG of the run's pass rates (and raw RM score), held-out pass@1 and KL against RL step."""
+    from acecoder_jax import plots
 
     train = read_metrics(workdir, "train")
-    evals = read_metrics(workdir, "eval")
     if not train:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
-    steps = [r["step"] for r in train]
-    ax.plot(steps, [r["reward_mean"] for r in train], label="reward mean")
-    if "tests_all_pass" in train[0]:
-        ax.plot(steps, [r["tests_all_pass"] for r in train], label="train all-pass", alpha=0.7)
-    if evals and "pass@1" in evals[0]:
-        ax.plot([r["step"] for r in evals], [r["pass@1"] for r in evals], "o-", label="held-out pass@1")
-    ax.set_xlabel("RL step")
-    ax.set_ylabel("reward / pass rate")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
+    fig = plots.new_figure(8, 6.5)
+    plots.rl_run(fig, train, read_metrics(workdir, "eval"), title or f"RL run {workdir}")
     path = path or io.join(workdir, CURVE_FILE)
-    io.write_bytes(path, buf.getvalue())
+    io.write_bytes(path, plots.png_bytes(fig))
     return path
 
 
@@ -458,8 +440,10 @@ class RLTrainer:
             logging.info("resumed RL from step %d", start)
         writer = MetricsWriter(self.workdir)
         writer.truncate_after(start)
-        history, evals = [], []
+        history, evals, step_seconds = [], [], []
         done = start
+        rewards = "+".join(k for k in c.reward.keys() if c.reward[k].weight)  # weight 0: a monitor only
+        name = f"rl[{rewards}]"
 
         def run_eval(step: int):
             if self.eval_problems is None or not len(self.eval_problems):
@@ -467,6 +451,7 @@ class RLTrainer:
             row = self.evaluate()
             evals.append(writer.write(step, row, split="eval"))
             writer.flush()
+            progress.emit(progress.step_line(f"eval[{rewards}]", step, tr.total_steps, row))
 
         try:
             if start == 0 and tr.eval_at_start:
@@ -475,11 +460,12 @@ class RLTrainer:
                 row = self.step(step)
                 done = step + 1
                 history.append(writer.write(done, row))
+                step_seconds.append(row["time_step"])
                 if done % tr.log_every == 0 or done == tr.total_steps:
                     writer.flush()
-                    logging.info("rl step %d: %s", done, {k: round(v, 4) for k, v in row.items()
-                                                          if k in ("reward_mean", "tests_all_pass", "kl",
-                                                                   "entropy", "clip_fraction", "time_step")})
+                    progress.emit(progress.step_line(name, done, tr.total_steps, row,
+                                                     tokens_per_s=row.get("tokens_per_s"),
+                                                     seconds_per_step=float(np.median(step_seconds[-10:]))))
                 if tr.eval_every and done % tr.eval_every == 0 and done != tr.total_steps:
                     run_eval(done)
                 if ckpt.should_save(done) and done != tr.total_steps:

@@ -23,6 +23,7 @@ import optax
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding
 
+from acecoder_jax import progress
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
 from acecoder_jax.parallel import logical_sharding
@@ -44,6 +45,7 @@ class Objective:
     head: str  # "reward" | "lm": the model head the loss reads
     loss_fn: Callable  # (model, batch) -> (loss, metrics)
     prepare: Callable[[dict, int], dict] = lambda batch, accum_steps: batch  # host side, global batch
+    token_masks: tuple[str, ...] = ("attention_mask",)  # batch masks whose sum is the tokens processed
 
 
 OBJECTIVES: dict[str, Callable[..., Objective]] = {}
@@ -59,7 +61,8 @@ def register_objective(name: str):
 @register_objective("bradley_terry")
 def bradley_terry(margin: float = 0.0, center_coef: float = 0.0) -> Objective:
     return Objective("bradley_terry", "reward",
-                     functools.partial(pairwise_rm_loss, margin=margin, center_coef=center_coef))
+                     functools.partial(pairwise_rm_loss, margin=margin, center_coef=center_coef),
+                     token_masks=("chosen_mask", "rejected_mask"))
 
 
 @register_objective("lm")
@@ -216,45 +219,47 @@ def train(
         row = evaluate(eval_step, state.params, eval_schedule, objective_, e_sharding, options.eval_batches)
         evals.append(writer.write(step, row, split="eval"))
         writer.flush()
+        progress.emit(progress.step_line(f"eval[{objective_.name}]", step, options.total_steps, row))
 
     history: list[dict] = []
     evals: list[dict] = []
     pending: list[dict] = []
-    progress = None
-    if options.progress and jax.process_index() == 0:
-        from tqdm.auto import tqdm
-
-        progress = tqdm(total=options.total_steps, initial=start, desc=f"train[{objective_.name}]",
-                        dynamic_ncols=True)
-    t_last, examples_since = time.perf_counter(), 0
+    bar = progress.bar(total=options.total_steps, initial=start, desc=f"train[{objective_.name}]", unit="step",
+                       enabled=options.progress)
+    t_last, examples_since, tokens_since, steps_since = time.perf_counter(), 0, 0, 0
     step = start
     try:
         for step in range(start, options.total_steps):
-            batch = objective_.prepare(schedule.batch(step), options.accum_steps)
+            host_batch = schedule.batch(step)
+            tokens_since += int(sum(np.sum(host_batch[k]) for k in objective_.token_masks if k in host_batch))
+            batch = objective_.prepare(host_batch, options.accum_steps)
             state, metrics = train_step(state, place_batch(batch, b_sharding))
             pending.append(metrics)
             examples_since += schedule.global_batch
+            steps_since += 1
             done = step + 1
             row: dict = {}
             if done % options.log_every == 0 or done == options.total_steps:
                 fetched = _mean_rows(jax.device_get(pending))
                 pending = []
-                elapsed = time.perf_counter() - t_last
-                fetched["examples_per_s"] = examples_since / max(elapsed, 1e-9)
+                elapsed = max(time.perf_counter() - t_last, 1e-9)
+                fetched["examples_per_s"] = examples_since / elapsed
+                fetched["tokens_per_s"] = tokens_since / elapsed
                 if lr_schedule is not None:
                     fetched["lr"] = float(lr_schedule(step))
-                t_last, examples_since = time.perf_counter(), 0
+                progress.emit(progress.step_line(f"train[{objective_.name}]", done, options.total_steps, fetched,
+                                                 tokens_per_s=fetched["tokens_per_s"],
+                                                 seconds_per_step=elapsed / steps_since))
+                t_last, examples_since, tokens_since, steps_since = time.perf_counter(), 0, 0, 0
                 row = writer.write(done, fetched)
                 history.append(row)
-                if progress is not None:
-                    progress.set_postfix({k: f"{v:.4g}" for k, v in fetched.items()
-                                          if k in ("loss", "accuracy", "token_accuracy")})
+                bar.set_postfix({k: f"{v:.4g}" for k, v in fetched.items()
+                                 if k in ("loss", "accuracy", "token_accuracy")}, refresh=False)
             if ckpt.should_save(done) and done != options.total_steps:
                 ckpt.save(done, state, meta(done))
             if eval_step is not None and options.eval_every and done % options.eval_every == 0:
                 run_eval(done)
-            if progress is not None:
-                progress.update(1)
+            bar.update(1)
             for hook in hooks:
                 hook(done, state, row)
         final = options.total_steps
@@ -263,8 +268,7 @@ def train(
         if start < final or ckpt.latest_step() != final:
             ckpt.save(final, state, meta(final), force=True)
     finally:
-        if progress is not None:
-            progress.close()
+        bar.close()
         ckpt.close()
         writer.close()
     return TrainResult(model=nnx.merge(graphdef, state.params), state=state, history=history, evals=evals,
