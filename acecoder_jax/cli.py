@@ -10,6 +10,7 @@ it for the mistakes too).
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import re
 import sys
@@ -198,8 +199,17 @@ def _mistake_types() -> tuple[type, ...]:
     return ConfigError, flags.Error, FileNotFoundError, NotADirectoryError, IsolationError
 
 
+class _NoMissingLibtpu(logging.Filter):
+    """Drops JAX's note that libtpu is not installed, which every CPU/GPU run would otherwise open with."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("Unable to initialize backend 'tpu'" in message and "cannot open shared object file" in message)
+
+
 def run(main: Callable[[list[str]], object]) -> None:
     """absl's app.run, with mistakes answered in one line and --config_help served."""
+    logging.getLogger("jax._src.xla_bridge").addFilter(_NoMissingLibtpu())
 
     def guarded(argv):
         try:

@@ -34,13 +34,14 @@ def _main_process() -> bool:
 
 
 def bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str, unit: str = "it",
-        enabled: bool | None = True, initial: int = 0, leave: bool = True):
-    """A tqdm bar (rate, ETA once `total` is known) that draws only on a terminal, on process 0."""
+        enabled: bool | None = True, initial: int = 0, leave: bool = True, delay: float = 1.0):
+    """A tqdm bar (rate, ETA once `total` is known) that draws only on a terminal, on process 0,
+    and only once it has run `delay` seconds (many small batches would otherwise flicker)."""
     from tqdm.auto import tqdm
 
     disable = None if (enabled is not False and _main_process()) else True  # None: tqdm's TTY check
     return tqdm(iterable, total=total, desc=desc, unit=unit, initial=initial, leave=leave, disable=disable,
-                dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+                dynamic_ncols=True, mininterval=0.5, delay=delay, file=sys.stderr)
 
 
 # Reward details are logged per reward (tests_pass_rate, reward_model_raw_score): one shown by base name.

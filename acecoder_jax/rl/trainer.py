@@ -44,6 +44,9 @@ CHECKPOINT_DIR = "checkpoints"
 EXPORT_DIR = "hf"
 EXPORT_TRIGGER = "EXPORT_NOW"  # touch <workdir>/EXPORT_NOW to export the policy at the next step
 CURVE_FILE = "reward_curve.png"
+# What an RL step line shows (the rest is in metrics.jsonl / TensorBoard): loss, reward, pass rates, KL.
+RL_STEP_FIELDS = tuple(f for f in progress.STEP_FIELDS
+                       if f[0] in ("loss", "reward_mean", "raw_score", "pass@1", "pass_rate", "all_pass", "kl"))
 CONFIG_FILE = "config.json"
 TIMING_KEYS = ("time_rollout", "time_execution", "time_logprobs", "time_update", "time_step", "tokens_per_s",
                "eval_time")
@@ -463,7 +466,7 @@ class RLTrainer:
                 step_seconds.append(row["time_step"])
                 if done % tr.log_every == 0 or done == tr.total_steps:
                     writer.flush()
-                    progress.emit(progress.step_line(name, done, tr.total_steps, row,
+                    progress.emit(progress.step_line(name, done, tr.total_steps, row, fields=RL_STEP_FIELDS,
                                                      tokens_per_s=row.get("tokens_per_s"),
                                                      seconds_per_step=float(np.median(step_seconds[-10:]))))
                 if tr.eval_every and done % tr.eval_every == 0 and done != tr.total_steps:

@@ -1,7 +1,7 @@
 """Training metrics to TensorBoard event files and a metrics.jsonl, in a local or gs:// workdir.
 
 metrics.jsonl holds one JSON object per (step, split): {"step": 12, "split": "train", "loss": ...}.
-TensorBoard scalars are tagged "<split>/<name>". On object stores nothing can be appended to, so
+TensorBoard scalars are tagged "<split>/<name>" (pass@1 as pass_at_1). On object stores nothing can be appended to, so
 events are written to a local staging dir and uploaded on `flush`, and metrics.jsonl is rewritten
 whole (it stays small: one line per logged step). Only process 0 writes.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from typing import Mapping, Optional
@@ -23,6 +24,11 @@ from acecoder_jax.data import io
 
 METRICS_FILE = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
+
+
+def tensorboard_tag(split: str, name: str) -> str:
+    """`<split>/<name>` in the characters TensorBoard accepts (pass@1 -> pass_at_1), so it need not rename."""
+    return f"{split}/" + re.sub(r"[^\w.\-/]", "_", name.replace("@", "_at_"))
 
 
 def to_python(value):
@@ -101,7 +107,7 @@ class MetricsWriter:
                     continue
                 if isinstance(value, float) and not math.isfinite(value):
                     continue
-                self._tb.add_scalar(f"{split}/{name}", value, global_step=int(step))
+                self._tb.add_scalar(tensorboard_tag(split, name), value, global_step=int(step))
         return row
 
     def flush(self) -> None:

@@ -9,6 +9,8 @@ def warmup_cosine(peak_lr: float, total_steps: int, warmup_steps: int = 0, min_l
     total_steps = max(int(total_steps), 1)
     # at least one cosine step (optax rejects an empty decay phase, e.g. 2 steps with 2 warmup)
     warmup_steps = min(max(int(warmup_steps), 0), total_steps - 1)
+    if not warmup_steps:  # the same values, without optax's warning about an empty warmup ramp
+        return optax.cosine_decay_schedule(peak_lr, decay_steps=total_steps, alpha=min_lr_ratio)
     return optax.warmup_cosine_decay_schedule(
         init_value=0.0 if warmup_steps else peak_lr,
         peak_value=peak_lr,
