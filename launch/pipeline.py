@@ -1,6 +1,6 @@
 """The whole AceCoder loop; with no flags it runs the embedded CPU demo on the toy task family.
 
-python launch/pipeline.py --workdir=/tmp/acecoder-demo            # configs/demo_cpu.py, ~15 min on 2 cores
+python launch/pipeline.py --workdir=/tmp/acecoder-demo            # configs/demo_cpu.py, ~6 min on 2 cores, 3.3 GB
 python launch/pipeline.py --config=configs/demo_cpu.py:ci --workdir=DIR
 Rerun with the same --workdir to resume after a kill. Writes DIR/report.md, report.json, report.png.
 """
