@@ -53,6 +53,8 @@ typedef struct {
     const char *seccomp; /* struct sock_filter[], from isolation.seccomp_filter() */
     Py_ssize_t seccomp_len;
     int landlock_scope; /* a nested, scoped Landlock domain (see isolation.Confinement) */
+    const char *temp_dirs; /* isolation.Confinement.temp_dirs: "T<dir>\n" / "B<src>\t<dst>\n" steps */
+    Py_ssize_t temp_dirs_len;
 } confinement;
 
 struct filter_program {
@@ -113,6 +115,50 @@ static int capture_file(const char *dir) {
     return fd;
 }
 
+/* Temp dirs of the root that hold part of the interpreter's view (a venv under /tmp): a fresh
+ * tmpfs per program ("T<dir>"), with the view's parts bound back from their stash below it
+ * ("B<src>\t<dst>"), so the program gets an empty, writable /tmp whose view paths still resolve. */
+static int refresh_temp_dirs(const confinement *c, uint32_t tmpfs_mb, const char **what) {
+    char steps[8192];
+    if (c->temp_dirs_len <= 0) return 0;
+    if ((size_t)c->temp_dirs_len >= sizeof steps) {
+        *what = "temp dir steps too long";
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(steps, c->temp_dirs, (size_t)c->temp_dirs_len);
+    steps[c->temp_dirs_len] = '\0';
+    char options[128];
+    snprintf(options, sizeof options, "size=%um,nr_inodes=%d,mode=1777", tmpfs_mb, TMPFS_INODES);
+    for (char *line = steps, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        if (line[0] == 'T') {
+            (void)umount2(line + 1, MNT_DETACH);
+            if (mount("tmpfs", line + 1, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0) {
+                *what = "mount temp dir tmpfs";
+                return -1;
+            }
+        } else if (line[0] == 'B') {
+            char *dst = strchr(line, '\t');
+            if (!dst) continue;
+            *dst++ = '\0';
+            for (char *p = dst + 1; *p; p++) { /* mkdir -p dst */
+                if (*p != '/') continue;
+                *p = '\0';
+                (void)mkdir(dst, 0755);
+                *p = '/';
+            }
+            (void)mkdir(dst, 0755);
+            if (mount(line + 1, dst, NULL, MS_BIND | MS_REC, NULL) != 0) {
+                *what = "bind view part into temp dir";
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The per-program area: home (cwd), tmp and shm, owned by the sandbox uid. With fresh_tmpfs
  * the previous program's tmpfs is detached and a new one mounted (O(1) whatever it held);
  * otherwise the directories must be empty ("dirty" goes back to Python, which moves them). */
@@ -125,6 +171,7 @@ static int prepare_area(const confinement *c, uint32_t tmpfs_mb, const char **wh
             *what = "mount sandbox tmpfs";
             return -1;
         }
+        if (refresh_temp_dirs(c, tmpfs_mb, what) != 0) return -1;
     }
     const char *dirs[3] = {c->home, c->tmp, c->shm};
     for (int i = 0; i < 3; i++) {
@@ -235,9 +282,10 @@ static PyObject *serve(PyObject *Py_UNUSED(self), PyObject *args) {
     const char *pending = NULL;
     Py_ssize_t pending_len = 0;
     memset(&c, 0, sizeof c);
-    if (!PyArg_ParseTuple(args, "i(ssilpppiy#p)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
+    if (!PyArg_ParseTuple(args, "i(ssilpppiy#py#)|z#", &ctl, &c.sandbox_dir, &c.home, &c.uid,
                           &c.clone_flags, &c.drop_caps, &c.fresh_tmpfs, &c.oom_adjust, &c.nproc,
-                          &c.seccomp, &c.seccomp_len, &c.landlock_scope, &pending, &pending_len))
+                          &c.seccomp, &c.seccomp_len, &c.landlock_scope, &c.temp_dirs, &c.temp_dirs_len,
+                          &pending, &pending_len))
         return NULL;
     if (pending != NULL && pending_len != REQUEST_SIZE) {
         PyErr_SetString(PyExc_ValueError, "pending request has the wrong size");

@@ -85,11 +85,14 @@ class Confinement:
     # A Landlock domain of its own (scoped: no signals, no abstract sockets outside it), nested
     # in the zygote's: without it a child could signal the zygote, which shares its domain.
     landlock_scope: bool = False
+    # Per-program steps for temp dirs of the root that hold part of the view (rootfs.build_root):
+    # "T<dir>\n" mounts a fresh tmpfs on dir, "B<src>\t<dst>\n" binds a stashed view part below it.
+    temp_dirs: bytes = b""
 
     def as_tuple(self) -> tuple:
         return (self.sandbox_dir, self.home, self.uid, self.clone_flags, int(self.drop_caps),
                 int(self.fresh_tmpfs), int(self.oom_adjust), self.nproc, self.seccomp,
-                int(self.landlock_scope))
+                int(self.landlock_scope), self.temp_dirs)
 
 
 def _write(path: str, text: str) -> None:
@@ -127,11 +130,11 @@ def setup_zygote(slot_uid: int | None, view: rootfs.View) -> tuple[dict, Confine
         else:
             _enter_user_namespace()
         rootfs.mount("none", "/", None, rootfs.MS_REC | rootfs.MS_PRIVATE)
-        rootfs.build_root(view, uid=slot_uid if root else None, proc=root)
+        temp_dirs = rootfs.build_root(view, uid=slot_uid if root else None, proc=root)
         level = "full" if root else "userns"
         confinement = Confinement(rootfs.SANDBOX_DIR, home, slot_uid if root else -1,
                                   CLONE_NEWPID | CLONE_NEWIPC, not root, True, root, THREADS,
-                                  seccomp_filter())
+                                  seccomp_filter(), temp_dirs=temp_dirs)
         report.update(filesystem="minimal read-only root (mount namespace, pivot_root)",
                       network="none (private network namespace)",
                       processes="own PID namespace per program", ipc="private per program",
@@ -279,6 +282,7 @@ def fresh_sandbox(confinement: Confinement, tmpfs_mb: int) -> None:
         _libc.umount2(base.encode(), rootfs.MNT_DETACH)
         rootfs.mount("tmpfs", base, "tmpfs", rootfs.MS_NOSUID | rootfs.MS_NODEV,
                      f"size={tmpfs_mb}m,nr_inodes={TMPFS_INODES},mode=0755")
+        rootfs.refresh_temp_dirs(confinement.temp_dirs, f"size={tmpfs_mb}m,nr_inodes={TMPFS_INODES},mode=1777")
     else:
         clear_area(confinement)
     for path in _area(confinement):

@@ -226,9 +226,42 @@ def _bind(root: str, host_path: str) -> None:
     mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def build_root(view: View, *, uid: int | None, proc: bool) -> None:
+VIEW_STASH = "/.view"  # where parts of the view that live in a temp dir are kept, for refresh_temp_dirs
+
+
+def _stash_temp_dirs(staging: str) -> bytes:
+    """Steps for refresh_temp_dirs: each temp dir holding part of the view (a venv under /tmp) is
+    stashed whole (a recursive bind under VIEW_STASH) so that every program can get a fresh,
+    writable tmpfs there with the view's parts bound back at their paths."""
+    steps = []
+    for name in ("tmp", "var/tmp"):
+        held = os.path.join(staging, name)
+        if os.path.islink(held) or not os.path.isdir(held):
+            continue
+        stash = staging + VIEW_STASH + "/" + name
+        _makedirs(stash)
+        mount(held, stash, None, MS_BIND | MS_REC)
+        steps.append(f"T/{name}")
+        steps += [f"B{VIEW_STASH}/{name}/{entry}\t/{name}/{entry}" for entry in sorted(os.listdir(held))]
+    return "".join(step + "\n" for step in steps).encode()
+
+
+def refresh_temp_dirs(steps: bytes, options: str) -> None:
+    """Run _stash_temp_dirs' steps before a program (the Python clone loop; the C loop does the same)."""
+    for line in steps.decode().splitlines():
+        if line.startswith("T"):
+            _libc.umount2(line[1:].encode(), MNT_DETACH)
+            mount("tmpfs", line[1:], "tmpfs", MS_NOSUID | MS_NODEV, options)
+        elif line.startswith("B"):
+            src, dst = line[1:].split("\t")
+            os.makedirs(dst, mode=0o755, exist_ok=True)
+            mount(src, dst, None, MS_BIND | MS_REC)
+
+
+def build_root(view: View, *, uid: int | None, proc: bool) -> bytes:
     """Assemble the view on a staging directory and pivot into it. Runs in a private mount
-    namespace; afterwards "/" is the view and the host tree is unmounted."""
+    namespace; afterwards "/" is the view and the host tree is unmounted. Returns the per-program
+    steps for temp dirs that hold part of the view (refresh_temp_dirs; empty in the usual case)."""
     staging = staging_directory(view)
     mount("tmpfs", staging, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=8192")
     for link, target in view.symlinks.items():
@@ -250,10 +283,11 @@ def build_root(view: View, *, uid: int | None, proc: bool) -> None:
     _etc(staging, uid)
     for name, target in (("tmp", f"{SANDBOX_DIR}/tmp"), ("var/tmp", f"{SANDBOX_DIR}/tmp")):
         link = os.path.join(staging, name)
-        if os.path.lexists(link):  # part of the view lives below it (a venv in /tmp): TMPDIR is /sbx/tmp
+        if os.path.lexists(link):  # part of the view lives below it (a venv in /tmp): see _stash_temp_dirs
             continue
         _makedirs(os.path.dirname(link))
         os.symlink(target, link)
+    temp_dirs = _stash_temp_dirs(staging)
     _makedirs(staging + SANDBOX_DIR)
     if proc:
         _makedirs(staging + "/proc")
@@ -265,6 +299,7 @@ def build_root(view: View, *, uid: int | None, proc: bool) -> None:
     _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
     mount("none", "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "mode=0755")
+    return temp_dirs
 
 
 def _pivot_root_number() -> int:

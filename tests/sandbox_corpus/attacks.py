@@ -2173,7 +2173,10 @@ FILL = {
 FILL_REPEAT = {"deep_tree_hides_inodes": 2}
 
 PROBE_PROGRAM = _p("""
-    import os
+    import os, sys
+    # The interpreter's own files (a venv or checkout below /tmp) are not left-overs.
+    OWN = [p for p in [sys.prefix, sys.executable, *sys.path,
+                       *(getattr(m, '__file__', None) or '' for m in list(sys.modules.values()))] if p]
     def probe():
         left = set()
         for d in ['.', os.environ.get('HOME') or '.', os.environ.get('TMPDIR') or '.', '/tmp', '/var/tmp', '/dev/shm']:
@@ -2181,6 +2184,7 @@ PROBE_PROGRAM = _p("""
                 names = os.listdir(d)
             except OSError:
                 continue
+            names = [n for n in names if not any(p.startswith(os.path.join(d, n) + '/') for p in OWN)]
             if os.path.realpath(d) == os.path.realpath('.'):
                 d = '.'
             left.update(d + '/' + n for n in names)
