@@ -325,6 +325,8 @@ class Pipeline:
 
         from acecoder_jax.models import load_hf
 
+        transformers.utils.logging.disable_progress_bar()  # its bars draw even in logs; loading is instant
+
         tok = self._tokenizer()
         texts = [self._prompt(tok, r["question"]) + _normalised(r["seed_program"])
                  for r in self._records("heldout.jsonl")[:4]]
