@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -116,8 +117,24 @@ static int capture_file(const char *dir) {
 }
 
 /* Temp dirs of the root that hold part of the interpreter's view (a venv under /tmp): a fresh
- * tmpfs per program ("T<dir>"), with the view's parts bound back from their stash below it
- * ("B<src>\t<dst>"), so the program gets an empty, writable /tmp whose view paths still resolve. */
+ * tmpfs per program ("T<dir>"), with the view's parts attached back from detached mount trees
+ * ("F<fd>\t<dst>": rootfs._stash_temp_dirs), so the program gets an empty, writable /tmp whose
+ * view paths still resolve and no path shows where the parts are kept. */
+#define NR_OPEN_TREE 428 /* unified numbers for new syscalls: the same on every architecture */
+#define NR_MOVE_MOUNT 429
+#define TREE_CLONE_FLAGS (1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | 0x8000 /* AT_RECURSIVE */ | 0x1000 /* AT_EMPTY_PATH */)
+#define MOVE_FROM_EMPTY_PATH 4 /* MOVE_MOUNT_F_EMPTY_PATH */
+
+static int attach_tree(int tree, const char *dst) {
+    int fd = (int)syscall(NR_OPEN_TREE, tree, "", TREE_CLONE_FLAGS);
+    if (fd < 0) return -1;
+    int rc = (int)syscall(NR_MOVE_MOUNT, fd, "", AT_FDCWD, dst, MOVE_FROM_EMPTY_PATH);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
 static int refresh_temp_dirs(const confinement *c, uint32_t tmpfs_mb, const char **what) {
     char steps[8192];
     if (c->temp_dirs_len <= 0) return 0;
@@ -139,7 +156,7 @@ static int refresh_temp_dirs(const confinement *c, uint32_t tmpfs_mb, const char
                 *what = "mount temp dir tmpfs";
                 return -1;
             }
-        } else if (line[0] == 'B') {
+        } else if (line[0] == 'F') {
             char *dst = strchr(line, '\t');
             if (!dst) continue;
             *dst++ = '\0';
@@ -150,8 +167,8 @@ static int refresh_temp_dirs(const confinement *c, uint32_t tmpfs_mb, const char
                 *p = '/';
             }
             (void)mkdir(dst, 0755);
-            if (mount(line + 1, dst, NULL, MS_BIND | MS_REC, NULL) != 0) {
-                *what = "bind view part into temp dir";
+            if (attach_tree(atoi(line + 1), dst) != 0) {
+                *what = "attach view part into temp dir";
                 return -1;
             }
         }

@@ -15,6 +15,7 @@ Where mounts are not possible, `landlock.py` restricts access to the same paths 
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
 import re
 import site
@@ -226,23 +227,36 @@ def _bind(root: str, host_path: str) -> None:
     mount("none", target, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-VIEW_STASH = "/.view"  # where parts of the view that live in a temp dir are kept, for refresh_temp_dirs
+# open_tree(2)/move_mount(2): the same numbers on every architecture (new syscalls are unified).
+_OPEN_TREE, _MOVE_MOUNT = 428, 429
+OPEN_TREE_CLONE, OPEN_TREE_CLOEXEC, AT_RECURSIVE, AT_EMPTY_PATH = 1, 0o2000000, 0x8000, 0x1000
+MOVE_MOUNT_F_EMPTY_PATH, AT_FDCWD = 4, -100
+
+
+def _open_tree_clone(dirfd: int, path: str) -> int:
+    """A detached, recursive copy of the mount tree at path (an fd that no path names)."""
+    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | (AT_EMPTY_PATH if not path else 0)
+    fd = _libc.syscall(_OPEN_TREE, dirfd, path.encode(), flags)
+    if fd < 0:
+        err = ctypes.get_errno()
+        hint = " (a view below /tmp needs Linux >= 5.2)" if err == errno.ENOSYS else ""
+        raise OSError(err, f"open_tree({path or dirfd}): {os.strerror(err)}{hint}")
+    return fd
 
 
 def _stash_temp_dirs(staging: str) -> bytes:
-    """Steps for refresh_temp_dirs: each temp dir holding part of the view (a venv under /tmp) is
-    stashed whole (a recursive bind under VIEW_STASH) so that every program can get a fresh,
-    writable tmpfs there with the view's parts bound back at their paths."""
+    """Steps for refresh_temp_dirs: each part of the view that lives in a temp dir (a venv under
+    /tmp) is kept as a detached mount tree (an fd, listable at no path), so that every program can
+    get a fresh, writable tmpfs there with the view's parts attached back at their paths."""
     steps = []
     for name in ("tmp", "var/tmp"):
         held = os.path.join(staging, name)
         if os.path.islink(held) or not os.path.isdir(held):
             continue
-        stash = staging + VIEW_STASH + "/" + name
-        _makedirs(stash)
-        mount(held, stash, None, MS_BIND | MS_REC)
         steps.append(f"T/{name}")
-        steps += [f"B{VIEW_STASH}/{name}/{entry}\t/{name}/{entry}" for entry in sorted(os.listdir(held))]
+        for entry in sorted(os.listdir(held)):
+            fd = _open_tree_clone(AT_FDCWD, os.path.join(held, entry))
+            steps.append(f"F{fd}\t/{name}/{entry}")
     return "".join(step + "\n" for step in steps).encode()
 
 
@@ -252,10 +266,15 @@ def refresh_temp_dirs(steps: bytes, options: str) -> None:
         if line.startswith("T"):
             _libc.umount2(line[1:].encode(), MNT_DETACH)
             mount("tmpfs", line[1:], "tmpfs", MS_NOSUID | MS_NODEV, options)
-        elif line.startswith("B"):
-            src, dst = line[1:].split("\t")
+        elif line.startswith("F"):
+            tree, dst = line[1:].split("\t")
             os.makedirs(dst, mode=0o755, exist_ok=True)
-            mount(src, dst, None, MS_BIND | MS_REC)
+            fd = _open_tree_clone(int(tree), "")
+            try:
+                _check(_libc.syscall(_MOVE_MOUNT, fd, b"", AT_FDCWD, dst.encode(), MOVE_MOUNT_F_EMPTY_PATH),
+                       f"move_mount {dst}")
+            finally:
+                os.close(fd)
 
 
 def build_root(view: View, *, uid: int | None, proc: bool) -> bytes:
