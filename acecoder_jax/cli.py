@@ -100,6 +100,19 @@ def _argv_spec(argv: list[str], default: str) -> str:
 
 def _unknown_field(config, path: str) -> str | None:
     """Why `path` names no field of `config` (None when it does)."""
+    from acecoder_jax.config_blocks import RENAMED_FIELDS
+
+    reason = _unknown_field_plain(config, path)
+    if reason:
+        for old in sorted(RENAMED_FIELDS, key=len, reverse=True):
+            if path == old or path.endswith("." + old):
+                prefix = path[:len(path) - len(old)]
+                new = " and ".join(f"config.{prefix}{p}" for p in RENAMED_FIELDS[old].split(" and "))
+                return f"config.{path} is now {new}"
+    return reason
+
+
+def _unknown_field_plain(config, path: str) -> str | None:
     node, done = config, []
     for part in path.split("."):
         key = part.split("[", 1)[0]

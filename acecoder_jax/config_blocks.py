@@ -25,6 +25,34 @@ def model_config() -> ml_collections.ConfigDict:
     return m
 
 
+def execution_config(**overrides) -> ml_collections.ConfigDict:
+    """The `execution` block: where programs run (acecoder_jax.execution documents each field)."""
+    e = ml_collections.ConfigDict()
+    e.backend = "embedded"  # embedded (a sandbox pool on this host) | queue (remote pools, launch/pool)
+    e.uri = ""  # queue: gs://bucket/prefix of the work queue
+    e.num_workers = 0  # embedded: 0 = one per core
+    e.timeout_s = 10.0  # default wall limit per program
+    e.memory_mb = 0  # default memory limit per program (0: the sandbox's)
+    e.batch_timeout_s = 3600.0  # queue: how long one batch may take
+    e.idle_timeout_s = 300.0  # queue: no result and no worker heartbeat for this long fails the batch (0: off)
+    e.preimport = ()  # embedded: modules the pool's zygotes import once (empty: the sandbox's default set)
+    e.update(overrides)
+    return e
+
+
+# Old spellings of fields, and where they live now: an override naming one fails with this hint.
+RENAMED_FIELDS = {
+    "execution.executor": "execution.backend and execution.uri",
+    "executor": "execution.backend and execution.uri",
+    "num_workers": "execution.num_workers",
+    "reward.tests.executor": "execution.backend",
+    "reward.tests.queue_uri": "execution.uri",
+    "reward.tests.num_workers": "execution.num_workers",
+    "reward.tests.queue_timeout_s": "execution.batch_timeout_s",
+    "reward.tests.queue_idle_timeout_s": "execution.idle_timeout_s",
+}
+
+
 def cpu_model(c: ml_collections.ConfigDict) -> None:
     """Small-model CPU settings: fp32 compute, no remat, unrolled layers, data-parallel mesh."""
     c.model.compute_dtype = "float32"

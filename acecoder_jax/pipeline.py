@@ -98,9 +98,9 @@ class Pipeline:
         return io.read_records(self.path("data", name))
 
     def _executor(self):
-        from acecoder_jax.data.stages import make_executor
+        from acecoder_jax.execution import build_executor
 
-        return make_executor(self.config.data)
+        return build_executor(self.config.data.execution, progress=self.config.progress)
 
     def _rl_config(self, reward: str):
         c = self.config.rl.copy_and_resolve_references()
@@ -273,8 +273,9 @@ class Pipeline:
         settings = BestOfNSettings(n=n, temperature=temperature, top_p=b.top_p, max_new_tokens=b.max_new_tokens,
                                    seed=self.config.seed, timeout_s=b.timeout_s, selection=b.selection,
                                    template=self.config.template)
-        return evaluate_best_of_n(problems, sampler, scorer, self._executor(), settings,
-                                  stop_token_ids=stop_token_ids(tok), progress=self.config.progress)
+        with self._executor() as executor:
+            return evaluate_best_of_n(problems, sampler, scorer, executor, settings,
+                                      stop_token_ids=stop_token_ids(tok), progress=self.config.progress)
 
     def stage_best_of_n(self) -> dict:
         from acecoder_jax.evaluation.benchmarks import Problem

@@ -45,8 +45,7 @@ def base() -> ml_collections.ConfigDict:
     c.sampler.batch_size = 32
     c.sampler.prompt_buckets = (256, 512, 1024)
 
-    c.executor = "embedded"  # or a gs:// queue URI served by launch/pool workers
-    c.num_workers = 0  # 0: all cores
+    c.execution = config_blocks.execution_config()
     c.mesh = ml_collections.ConfigDict()
     c.mesh.shape = (1, -1, 1)
     c.progress = True  # bars on a terminal only

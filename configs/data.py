@@ -17,11 +17,7 @@ def base() -> ml_collections.ConfigDict:
     c.shard_size = 64
     c.progress = True
 
-    c.execution = ml_collections.ConfigDict()
-    c.execution.executor = "embedded"  # or a queue URI served by sandbox_workers pools (gs://b/q)
-    c.execution.num_workers = 0  # 0: the executor's default (one per core)
-    c.execution.timeout_s = 10.0
-    c.execution.memory_mb = 0  # 0: the executor's default
+    c.execution = config_blocks.execution_config()
 
     c.seeds = ml_collections.ConfigDict()
     c.seeds.kind = "toy"  # toy | instruction | stack | seed

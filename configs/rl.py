@@ -11,7 +11,7 @@ Variants:
 Ablation knobs: algo.estimator (reinforce++ | reinforce++-baseline | grpo | rloo), algo.kl_coef /
 algo.kl_estimator (KL in the reward), algo.kl_loss_coef / algo.kl_loss_estimator (KL as a loss term),
 algo.clip_low / clip_high (asymmetric clip), reward.<name>.weight, reward.tests.mode
-(all_pass | pass_rate), reward.tests.executor (embedded | queue) + reward.tests.queue_uri.
+(all_pass | pass_rate), execution.backend (embedded | queue) + execution.uri.
 """
 import ml_collections
 
@@ -78,12 +78,9 @@ def base() -> ml_collections.ConfigDict:
     c.reward.tests = ml_collections.ConfigDict()
     c.reward.tests.weight = 1.0
     c.reward.tests.mode = "all_pass"  # all_pass (the paper's rule reward) | pass_rate
-    c.reward.tests.executor = "embedded"  # embedded | queue
-    c.reward.tests.num_workers = 0  # embedded: 0 = one per core
-    c.reward.tests.queue_uri = ""  # queue: gs://bucket/prefix of the work queue
-    c.reward.tests.queue_timeout_s = 600.0
     c.reward.tests.timeout_s = 10.0
     c.reward.tests.retries = 2
+    c.execution = config_blocks.execution_config()
 
     c.optim = ml_collections.ConfigDict()
     c.optim.lr = 5e-7

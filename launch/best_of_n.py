@@ -21,7 +21,7 @@ flags.mark_flag_as_required("workdir")
 
 
 def run(config, workdir: str) -> dict:
-    from acecoder_jax.data.execution import Executor
+    from acecoder_jax.execution import build_executor
     from acecoder_jax.data.io import write_json, write_records
     from acecoder_jax.evaluation.benchmarks import load_benchmark
     from acecoder_jax.evaluation.report import make_run, write_report
@@ -53,13 +53,13 @@ def run(config, workdir: str) -> dict:
                       prompt_buckets=tuple(config.sampler.prompt_buckets), pad_id=pad_token_id(policy_tok))
     scorer = RewardScorer(rm, rm_tok, batch_size=config.reward_model.batch_size,
                           max_length=config.reward_model.max_length)
-    executor = Executor(config.executor, num_workers=config.num_workers or None, progress=config.progress)
     bon = config.bon
     settings = BestOfNSettings(n=bon.n, temperature=bon.temperature, top_p=bon.top_p,
                                max_new_tokens=bon.max_new_tokens, seed=bon.seed, timeout_s=bon.timeout_s,
                                selection=bon.selection, template=bon.template)
-    summary, records = evaluate_best_of_n(problems, sampler, scorer, executor, settings,
-                                          stop_token_ids=stop_token_ids(policy_tok), progress=config.progress)
+    with build_executor(config.execution, progress=config.progress) as executor:
+        summary, records = evaluate_best_of_n(problems, sampler, scorer, executor, settings,
+                                              stop_token_ids=stop_token_ids(policy_tok), progress=config.progress)
     summary["skipped_problems"] = [list(s) for s in bench.skipped]
     run_ = make_run(summary, benchmark=bench.name, policy=config.policy.hf_path,
                     reward_model=config.reward_model.hf_path)

@@ -23,7 +23,7 @@ def main(argv):
     import time
 
     from acecoder_jax.data import humaneval
-    from acecoder_jax.data.execution import Executor
+    from acecoder_jax.execution import Executor
     from acecoder_jax.data.synthesis.catch_rate import catch_rate
     from acecoder_jax.data.synthesis.parser import check_test
     from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer

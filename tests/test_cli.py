@@ -39,6 +39,10 @@ def _one_line_mistake(proc) -> str:
     (["--config.seed=abc"], r"--config.seed=abc: invalid literal for int"),
     (["--config.seed.x=1"], r"config.seed is a value \(int\), not a block of fields"),
     (["--bogus_flag=1"], r"Unknown command line flag 'bogus_flag'"),
+    (["--config.rl.reward.tests.queue_uri=gs://b/q"],
+     r"config.rl.reward.tests.queue_uri is now config.rl.execution.uri"),
+    (["--config.data.execution.executor=gs://b/q"],
+     r"config.data.execution.executor is now config.data.execution.backend and config.data.execution.uri"),
 ])
 def test_config_and_flag_mistakes_get_one_line(args, expected):
     line = _one_line_mistake(_launch("pipeline.py", "--workdir=/tmp/unused-cli-test", *args))

@@ -2,7 +2,7 @@
 import pytest
 
 from acecoder_jax.data import humaneval, toy_tasks
-from acecoder_jax.data.execution import Executor
+from acecoder_jax.execution import Executor
 from acecoder_jax.data.synthesis.catch_rate import catch_rate
 from acecoder_jax.data.synthesis.parser import check_test
 from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer, evaluate_calls

@@ -5,6 +5,9 @@ import sys
 import numpy as np
 import pytest
 
+from acecoder_jax import config_blocks
+from acecoder_jax.errors import ConfigError
+from acecoder_jax.execution import Executor, build_executor
 from acecoder_jax.rl import rewards as rw
 
 ADD_TESTS = ["assert add(1, 2) == 3", "assert add(-1, 1) == 0", "assert add(2, 2) == 4",
@@ -128,8 +131,12 @@ def test_bad_results_and_inputs_are_named():
         reward(["q", "q"], [GOOD], [ADD_TESTS])
     with pytest.raises(ValueError, match="mode 'binary'"):
         rw.ExecutionReward(subprocess_executor, mode="binary")
-    with pytest.raises(KeyError, match="unknown executor 'ray'.*embedded, queue"):
-        rw.make_executor("ray")
+    with pytest.raises(ConfigError, match="execution backend 'ray'.*embedded, queue"):
+        Executor("ray")
+    with pytest.raises(ConfigError, match="needs execution.uri"):
+        Executor("queue")
+    with pytest.raises(ValueError, match="needs a run_jobs resource"):
+        rw.build_reward({"tests": {"weight": 1.0}})
 
 
 def lengths_score(prompts, completions):
@@ -246,7 +253,7 @@ def test_weighted_sum_and_build_from_spec():
 
 
 def test_rule_reward_through_the_sandbox_pool():
-    executor = rw.make_executor("embedded", num_workers=2)
+    executor = Executor("embedded", num_workers=2)
     try:
         reward = rw.ExecutionReward(executor, mode="all_pass", timeout_s=1.0)
         completions = [GOOD, PARTIAL, SYNTAX, LOOP, NO_CODE]
@@ -275,8 +282,9 @@ def test_rule_reward_through_the_work_queue(tmp_path):
     thread = threading.Thread(target=worker.serve, kwargs={"exit_when_idle_s": 30.0}, daemon=True)
     thread.start()
     try:
-        reward = rw.build_reward({"tests": {"weight": 1.0, "mode": "pass_rate", "executor": "queue",
-                                            "queue_uri": uri, "queue_timeout_s": 60.0}})
+        execution = config_blocks.execution_config(backend="queue", uri=uri, batch_timeout_s=60.0)
+        reward = rw.build_reward({"tests": {"weight": 1.0, "mode": "pass_rate"}},
+                                 run_jobs=build_executor(execution))
         out = reward(["q"] * 3, [GOOD, PARTIAL, SYNTAX], [ADD_TESTS] * 3)
         assert out.values.tolist() == [1.0, 0.5, 0.0]
     finally:
@@ -284,7 +292,7 @@ def test_rule_reward_through_the_work_queue(tmp_path):
         thread.join(timeout=30)
         worker.close()
     # nobody serves the queue any more: the reward raises after its retries, never returns 0
-    down = rw.ExecutionReward(rw.make_executor("queue", uri=uri, timeout_s=0.5), retries=1,
+    down = rw.ExecutionReward(Executor("queue", uri=uri, batch_timeout_s=0.5), retries=1,
                               retry_backoff_s=0.0)
     with pytest.raises(rw.RewardError, match="after 2 attempt.*NoWorkerError|after 2 attempt.*Timeout"):
         down(["q"], [GOOD], [ADD_TESTS])

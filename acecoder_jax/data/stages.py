@@ -11,7 +11,7 @@ from typing import Any
 
 from acecoder_jax.data import inferences as infmod
 from acecoder_jax.data import io, pairs, schemas, seeds, stage, toy_tasks
-from acecoder_jax.data.execution import Executor
+from acecoder_jax.execution import build_executor
 from acecoder_jax.data.synthesis import parser as synth_parser
 from acecoder_jax.errors import ConfigError
 
@@ -22,17 +22,11 @@ def _cfg_dict(cfg) -> dict:
     return cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
 
 
-def make_executor(cfg) -> Executor:
-    ex = cfg.execution
-    return Executor(ex.executor, num_workers=ex.num_workers or None, timeout_s=ex.timeout_s,
-                    memory_mb=ex.memory_mb or None, progress=cfg.get("progress", True))
-
-
 def make_synthesizer(cfg, workdir: str):
     syn = cfg.synthesis
     if syn.backend == "reference":
         from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer
-        return ReferenceSynthesizer(executor=make_executor(cfg), num_tests=syn.num_tests,
+        return ReferenceSynthesizer(executor=build_executor(cfg.execution, progress=cfg.progress), num_tests=syn.num_tests,
                                     num_candidates=syn.reference.num_candidates, seed=syn.reference.seed,
                                     call_timeout_s=syn.reference.call_timeout_s)
     if syn.backend == "openai":
@@ -128,7 +122,10 @@ def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | No
 
     st = stage.Stage("synthesize", output, wd, cfg.shard_size, config=_cfg_dict(cfg), progress=cfg.progress,
                      overwrite=overwrite, derive=derive)
-    return st.run(inputs, process, records=records)
+    try:
+        return st.run(inputs, process, records=records)
+    finally:
+        synthesizer.close()
 
 
 # ---------------- proxy filter ----------------
@@ -161,7 +158,7 @@ def _validated(rec: dict, ctx: stage.ShardContext, require_tests: bool = True) -
 def run_proxy_filter(cfg, inputs: list[str], output: str, workdir: str | None = None,
                      overwrite: bool = False) -> dict:
     pc = cfg.proxy
-    executor = make_executor(cfg)
+    executor = build_executor(cfg.execution, progress=cfg.progress)
     completions = load_completions(pc.completions) if pc.source == "completions" else None
     if pc.source not in ("seed", "completions"):
         raise ConfigError(f"config.proxy.source must be 'seed' or 'completions', got {pc.source!r}")
@@ -212,14 +209,15 @@ def run_proxy_filter(cfg, inputs: list[str], output: str, workdir: str | None = 
 
     st = stage.Stage("filter_tests", output, _workdir(output, workdir, "filter_tests"), cfg.shard_size,
                      config=_cfg_dict(cfg), progress=cfg.progress, overwrite=overwrite, derive=derive)
-    return st.run(inputs, process)
+    with executor:  # the pool lives as long as the stage
+        return st.run(inputs, process)
 
 
 # ---------------- attach inferences ----------------
 
 def run_attach_inferences(cfg, inputs: list[str], completions_path: str, output: str,
                           workdir: str | None = None, overwrite: bool = False) -> dict:
-    executor = make_executor(cfg)
+    executor = build_executor(cfg.execution, progress=cfg.progress)
     completions = load_completions(completions_path)
 
     def process(shard: list[dict], ctx: stage.ShardContext) -> None:
@@ -259,7 +257,8 @@ def run_attach_inferences(cfg, inputs: list[str], completions_path: str, output:
     st = stage.Stage("attach_inferences", output, _workdir(output, workdir, "attach_inferences"),
                      cfg.shard_size, config={"cfg": _cfg_dict(cfg), "completions": completions_path},
                      progress=cfg.progress, overwrite=overwrite, derive=derive)
-    return st.run(inputs, process)
+    with executor:  # the pool lives as long as the stage
+        return st.run(inputs, process)
 
 
 # ---------------- pairs ----------------

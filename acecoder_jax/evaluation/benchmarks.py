@@ -192,12 +192,12 @@ def reference_outputs(solution: str, entry_point: str, inputs: Sequence[Sequence
 
     Returns ("ok", repr(output)) or ("error", exception name) per input; `timeout_s` bounds
     each input (and loading the solution). Benchmark files are data from the internet too: their
-    code gets the isolation of every untrusted program. `executor`: data.execution.Executor
+    code gets the isolation of every untrusted program. `executor`: acecoder_jax.execution.Executor
     (default: a temporary embedded one).
     """
     if not inputs:
         return []
-    from acecoder_jax.data.execution import evaluate_values
+    from acecoder_jax.execution import evaluate_values
     values, failure = evaluate_values(solution, [f"{entry_point}(*{list(args)!r})" for args in inputs],
                                       executor, timeout_s=min(timeout_s, 120.0),
                                       load_timeout_s=min(timeout_s, 120.0), max_timeouts=1)
@@ -258,7 +258,7 @@ def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = Tru
     args = (path, name, include_plus, max_tests, task_ids, limit, timeout_s)
     if executor is not None:
         return _load_evalplus(*args, executor)
-    from acecoder_jax.data.execution import Executor
+    from acecoder_jax.execution import Executor
     with Executor("embedded") as own:  # one pool for the file, started only if a reference runs
         return _load_evalplus(*args, own)
 

@@ -23,16 +23,12 @@ from acecoder_jax.rl.algorithms import (
     token_rewards,
 )
 from acecoder_jax.rl.rewards import (
-    EXECUTORS,
     REWARD_BUILDERS,
-    EmbeddedExecutor,
     ExecutionReward,
     FormatReward,
     ModelReward,
-    QueueExecutor,
     RewardError,
     RewardOutput,
     WeightedReward,
     build_reward,
-    make_executor,
 )

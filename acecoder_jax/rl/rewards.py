@@ -64,71 +64,6 @@ def _retrying(what: str, fn: Callable[[], Any], retries: int, backoff_s: float):
 
 
 # --------------------------------------------------------------------------------------------
-# Executors: where test programs run
-# --------------------------------------------------------------------------------------------
-
-
-class EmbeddedExecutor:
-    """Runs jobs on a sandbox pool on this host, kept alive across calls (forking the pool's
-    supervisors costs more than a small batch). A pool that fails mid-batch is discarded and a
-    fresh one starts on the next call."""
-
-    def __init__(self, num_workers: int | None = None):
-        self.num_workers = num_workers
-        self._pool = None
-
-    def __call__(self, jobs: list[dict]) -> Iterable[dict]:
-        if self._pool is None:
-            from sandbox_workers import SandboxPool
-
-            self._pool = SandboxPool(self.num_workers)
-        try:
-            yield from self._pool.run(jobs)
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            pool.close()
-
-
-class QueueExecutor:
-    """Runs jobs on remote worker pools through the object-storage work queue at `uri`.
-
-    A queue timeout, or no live worker, raises (and ExecutionReward retries or fails loudly).
-    """
-
-    def __init__(self, uri: str, timeout_s: float = 600.0, idle_timeout_s: float | None = None,
-                 storage_options: dict | None = None):
-        from sandbox_workers import QueueClient
-
-        self.client = QueueClient(uri, storage_options=storage_options)
-        self.timeout_s = timeout_s
-        self.idle_timeout_s = idle_timeout_s
-
-    def __call__(self, jobs: list[dict]) -> Iterable[dict]:
-        batch_id = self.client.submit(jobs)
-        return self.client.results(batch_id, timeout_s=self.timeout_s,
-                                   idle_timeout_s=self.idle_timeout_s)
-
-    def close(self) -> None:
-        pass
-
-
-EXECUTORS = Registry("executor")
-EXECUTORS["embedded"] = EmbeddedExecutor
-EXECUTORS["queue"] = QueueExecutor
-
-
-def make_executor(kind: str = "embedded", **kwargs) -> RunJobs:
-    """`kind` is "embedded" (kwargs: num_workers) or "queue" (kwargs: uri, timeout_s,
-    idle_timeout_s, storage_options)."""
-    return EXECUTORS[kind](**kwargs)
-
-
-# --------------------------------------------------------------------------------------------
 # Rewards
 # --------------------------------------------------------------------------------------------
 
@@ -400,11 +335,8 @@ REWARD_BUILDERS = Registry("reward")
 def _build_tests(cfg: Mapping, **resources) -> ExecutionReward:
     executor = resources.get("run_jobs")
     if executor is None:
-        kind = cfg.get("executor", "embedded")
-        kwargs = ({"num_workers": cfg.get("num_workers")} if kind == "embedded" else
-                  {"uri": cfg["queue_uri"], "timeout_s": cfg.get("queue_timeout_s", 600.0),
-                   "idle_timeout_s": cfg.get("queue_idle_timeout_s")})
-        executor = make_executor(kind, **kwargs)
+        raise ValueError("reward 'tests' needs a run_jobs resource (an acecoder_jax.execution.Executor, "
+                         "built from the config's execution block)")
     return ExecutionReward(executor, mode=cfg.get("mode", "all_pass"),
                            timeout_s=cfg.get("timeout_s"), retries=cfg.get("retries", 2),
                            retry_backoff_s=cfg.get("retry_backoff_s", 1.0))
@@ -427,9 +359,8 @@ def _build_format(cfg: Mapping, **resources) -> FormatReward:
 def build_reward(spec: Mapping[str, Mapping], **resources) -> WeightedReward:
     """Weighted reward from {name: {"weight": w, ...options}}; names are REWARD_BUILDERS keys.
 
-    resources: `score_fn` for "reward_model"; `run_jobs` to override the executor for "tests".
-    Example: {"tests": {"weight": 1.0, "mode": "all_pass", "executor": "queue",
-    "queue_uri": "gs://bucket/queue"}, "format": {"weight": 0.5}}.
+    resources: `score_fn` for "reward_model"; `run_jobs` (an acecoder_jax.execution.Executor) for
+    "tests". Example: {"tests": {"weight": 1.0, "mode": "all_pass"}, "format": {"weight": 0.5}}.
     """
     components = {}
     for name, cfg in spec.items():

@@ -30,7 +30,8 @@ from acecoder_jax.data import io
 from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.init import build_model
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
-from acecoder_jax.rl.rewards import ExecutionReward, build_reward, make_executor
+from acecoder_jax.execution import build_executor
+from acecoder_jax.rl.rewards import ExecutionReward, build_reward
 from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutWorker, load_problems, make_problem,
                                      response_log_probs, toy_problem_records)
 from acecoder_jax.sampling import Sampler, SamplingParams
@@ -289,14 +290,7 @@ class RLTrainer:
         spec = self.config.reward.to_dict()
         resources = {}
         if "tests" in spec:
-            t = spec["tests"]
-            if self.executor is None:
-                kind = t.get("executor", "embedded")
-                kwargs = ({"num_workers": t.get("num_workers") or None} if kind == "embedded" else
-                          {"uri": t["queue_uri"], "timeout_s": t.get("queue_timeout_s", 600.0),
-                           "idle_timeout_s": t.get("queue_idle_timeout_s") or None})
-                self.executor = make_executor(kind, **kwargs)
-            resources["run_jobs"] = self.executor
+            resources["run_jobs"] = self._executor()
         if "reward_model" in spec:
             rm = spec["reward_model"]
             if not rm.get("path"):
@@ -321,9 +315,10 @@ class RLTrainer:
         # a copy of the initial actor: the actor's buffers are donated by every update
         return jax.tree.map(lambda x: jnp.array(x, copy=True), self.state.params)
 
-    def _eval_executor(self):
+    def _executor(self):
+        """The run's one executor (the test reward's and evaluation's): config.execution."""
         if self.executor is None:
-            self.executor = make_executor("embedded")
+            self.executor = build_executor(self.config.execution)
         return self.executor
 
     # -- checkpoint meta --
@@ -360,7 +355,7 @@ class RLTrainer:
         out = self.worker.sample(problems.problems, self.state.params, e.seed if seed is None else seed, sp)
         texts = [c.text for cs in out for c in cs]
         tests = [list(p.tests) for p in problems.problems for _ in range(n)]
-        scored = ExecutionReward(self._eval_executor(), mode="all_pass")(
+        scored = ExecutionReward(self._executor(), mode="all_pass")(
             [p.question for p in problems.problems for _ in range(n)], texts, tests)
         per_problem = scored.details["all_pass"].reshape(len(problems), n).mean(1)
         return {"pass@1": float(per_problem.mean()), "pass_rate": float(scored.details["pass_rate"].mean()),

@@ -37,7 +37,7 @@ def evaluate_best_of_n(problems: Sequence[Problem], sampler: Sampler, scorer, ex
                        settings: BestOfNSettings, *, stop_token_ids: Sequence[int] = (),
                        progress: bool = False) -> tuple[dict, list[dict]]:
     """Returns (summary, per-sample records). `scorer(questions, responses) -> rewards`;
-    `executor.run(jobs) -> {id: result}` (acecoder_jax.data.execution.Executor)."""
+    `executor.run(jobs) -> {id: result}` (acecoder_jax.execution.Executor)."""
     if not problems:
         raise ValueError("best-of-N needs at least one problem")
     tok = sampler.tokenizer

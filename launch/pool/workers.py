@@ -9,7 +9,7 @@ Each VM boots a startup script that installs only what sandbox_workers needs (th
 its dependencies, plus fsspec and gcsfs: no JAX) and runs `python -m sandbox_workers.worker` as a
 systemd unit that restarts on failure, with one sandbox slot per core unless --workers_per_vm says
 otherwise. It runs as root, which buys the sandbox's uid drop and namespaces (docs/sandbox.md).
-Producers point `executor` / `reward.tests.queue_uri` at the same gs:// queue. Every subcommand takes
+Producers point `--config.execution.backend=queue --config.execution.uri=` at the same gs:// queue. Every subcommand takes
 --dry_run: print the exact commands (and the startup script) instead of running them.
 """
 from __future__ import annotations

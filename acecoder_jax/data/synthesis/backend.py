@@ -38,6 +38,9 @@ class Synthesizer(abc.ABC):
     def synthesize(self, seeds: Sequence[dict]) -> list[SynthesisResult]:
         """One result per seed, in order. Must not raise for a single bad seed."""
 
+    def close(self) -> None:
+        """Release what the synthesizer holds (an executor's pool); the stage calls it at its end."""
+
 
 class ChatModel(abc.ABC):
     """Anything that answers chat messages with text (remote endpoint, in-process sampler)."""

@@ -31,11 +31,11 @@ def evaluate_calls(program: str, calls: list[str], call_s: float = 0.25, memory_
     untrusted program: Stack seeds are arbitrary code from the internet. After `max_timeouts`
     slow calls the rest are skipped (a slow function stays slow); a call that times out or
     crashes costs only itself (the program is reloaded for the next). `executor`:
-    data.execution.Executor (default: a temporary embedded one).
+    acecoder_jax.execution.Executor (default: a temporary embedded one).
     """
     if not calls:
         return []
-    from acecoder_jax.data.execution import evaluate_values
+    from acecoder_jax.execution import evaluate_values
     values, failure = evaluate_values(program, calls, executor, timeout_s=call_s,
                                       load_timeout_s=LOAD_TIMEOUT_S, memory_mb=memory_mb,
                                       max_timeouts=max_timeouts)
@@ -150,7 +150,7 @@ def _assert_for(call: str, value_text: str, value: object) -> str:
 
 
 class ReferenceSynthesizer(Synthesizer):
-    """Tests from running the seed's program. `executor` (data.execution.Executor) verifies them."""
+    """Tests from running the seed's program. `executor` (acecoder_jax.execution.Executor) verifies them."""
 
     name = "reference"
 
@@ -162,13 +162,18 @@ class ReferenceSynthesizer(Synthesizer):
         self.probe_combos, self.probe_calls = probe_combos, probe_calls
         self._own_executor = None
 
+    def close(self) -> None:
+        for executor in (self.executor, self._own_executor):
+            if executor is not None:
+                executor.close()
+
     def _values_executor(self):
         """Where seed programs run: the configured executor, else an embedded pool of our own
         (kept across drafts; a pool start costs more than one seed's calls)."""
         if self.executor is not None:
             return self.executor
         if self._own_executor is None:
-            from acecoder_jax.data.execution import Executor
+            from acecoder_jax.execution import Executor
             self._own_executor = Executor("embedded")
         return self._own_executor
 
