@@ -1,7 +1,8 @@
 """acecoder-jax: one distribution holding the JAX training stack and the sandbox workers.
 
-CPU-only worker hosts that only execute programs can install the sandbox alone:
-`pip install --no-deps . && pip install fsspec gcsfs` (sandbox_workers imports no JAX).
+CPU-only worker hosts that only execute programs install the sandbox alone, without JAX:
+`pip install ./sandbox_workers` (its own distribution, acecoder-jax-sandbox: sandbox_workers/pyproject.toml).
+The versions CI tested are in constraints.txt (`pip install -c constraints.txt -e '.[test]'`).
 """
 from setuptools import Extension, find_packages, setup
 
@@ -14,7 +15,6 @@ CORE = [
     "ml-collections>=1.0",
     "absl-py>=2.0",
     "ml_dtypes>=0.5",
-    "safetensors>=0.4",
     "fsspec>=2024.6",
     "gcsfs>=2024.6",
     "tokenizers>=0.20",

@@ -162,3 +162,34 @@ def param_shardings(state, mesh: Mesh):
         return var.replace(logical_sharding(axes, shape, mesh))
 
     return jax.tree.map(one, state, is_leaf=lambda x: isinstance(x, nnx.Variable))
+
+
+# ---- placing host data and state on a mesh ----------------------------------------------------
+
+
+def batch_sharding(mesh: Optional[Mesh], global_batch: int):
+    """Leading (example) dim over the mesh's batch axes; the rest replicated."""
+    if mesh is None:
+        return None
+    return logical_sharding(("act_batch",), (global_batch,), mesh)
+
+
+def place_batch(batch: dict, sharding) -> dict:
+    """Host numpy global batch -> global arrays; each process fills only its addressable shards."""
+    if sharding is None:
+        return jax.device_put(batch)
+    return {k: jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx]) for k, v in batch.items()}
+
+
+def replicate_rest(tree, mesh: Optional[Mesh]):
+    """Leaves not already laid out on `mesh` (a train state's step counter, optimizer counts) are
+    replicated over it."""
+    if mesh is None:
+        return tree
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def put(x):
+        s = getattr(x, "sharding", None)
+        return x if isinstance(s, NamedSharding) and s.mesh == mesh else jax.device_put(x, replicated)
+
+    return jax.tree.map(put, tree)

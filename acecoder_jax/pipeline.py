@@ -258,17 +258,16 @@ class Pipeline:
     def _best_of_n(self, problems, policy_dir: str, bon_cfg, n: int, temperature: float) -> tuple[dict, list]:
         from acecoder_jax.models import load_hf
         from acecoder_jax.rm.best_of_n import BestOfNSettings, evaluate_best_of_n
-        from acecoder_jax.rm.scoring import RewardScorer
+        from acecoder_jax.rm.scoring import load_reward_scorer
         from acecoder_jax.sampling import Sampler
         from acecoder_jax.tokenization import pad_token_id, stop_token_ids
 
         tok = self._tokenizer()
         policy, _ = load_hf(policy_dir)
-        rm, _ = load_hf(self.path("rm", "hf"), head="reward")
         sampler = Sampler(policy, tok, batch_size=bon_cfg.sampler.batch_size,
                           prompt_buckets=tuple(bon_cfg.sampler.prompt_buckets), pad_id=pad_token_id(tok))
-        scorer = RewardScorer(rm, tok, batch_size=bon_cfg.reward_model.batch_size,
-                              max_length=bon_cfg.reward_model.max_length)
+        scorer = load_reward_scorer(self.path("rm", "hf"), tok, batch_size=bon_cfg.reward_model.batch_size,
+                                    max_length=bon_cfg.reward_model.max_length)
         b = bon_cfg.bon
         settings = BestOfNSettings(n=n, temperature=temperature, top_p=b.top_p, max_new_tokens=b.max_new_tokens,
                                    seed=self.config.seed, timeout_s=b.timeout_s, selection=b.selection,

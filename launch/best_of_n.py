@@ -28,7 +28,7 @@ def run(config, workdir: str) -> dict:
     from acecoder_jax.models import load_hf
     from acecoder_jax.parallel import initialize_multihost, make_mesh
     from acecoder_jax.rm.best_of_n import BestOfNSettings, evaluate_best_of_n
-    from acecoder_jax.rm.scoring import RewardScorer
+    from acecoder_jax.rm.scoring import load_reward_scorer
     from acecoder_jax.sampling import Sampler
     from acecoder_jax.tokenization import load_tokenizer, pad_token_id, stop_token_ids, tokenizer_path
 
@@ -42,7 +42,6 @@ def run(config, workdir: str) -> dict:
                                                         f"config.{name}.tokenizer", f"config.{name}.hf_path"))
                           for name in ("policy", "reward_model"))
     policy, _ = load_hf(config.policy.hf_path, head="lm", mesh=mesh, param_dtype=config.policy.param_dtype)
-    rm, _ = load_hf(config.reward_model.hf_path, head="reward", mesh=mesh, param_dtype=config.reward_model.param_dtype)
 
     b = config.benchmark
     kw = {"limit": b.limit} if b.limit and b.name == "humaneval" else {}
@@ -51,8 +50,8 @@ def run(config, workdir: str) -> dict:
 
     sampler = Sampler(policy, policy_tok, batch_size=config.sampler.batch_size,
                       prompt_buckets=tuple(config.sampler.prompt_buckets), pad_id=pad_token_id(policy_tok))
-    scorer = RewardScorer(rm, rm_tok, batch_size=config.reward_model.batch_size,
-                          max_length=config.reward_model.max_length)
+    scorer = load_reward_scorer(config.reward_model.hf_path, rm_tok, mesh=mesh, batch_size=config.reward_model.batch_size,
+                                max_length=config.reward_model.max_length, param_dtype=config.reward_model.param_dtype)
     bon = config.bon
     settings = BestOfNSettings(n=bon.n, temperature=bon.temperature, top_p=bon.top_p,
                                max_new_tokens=bon.max_new_tokens, seed=bon.seed, timeout_s=bon.timeout_s,

@@ -366,7 +366,8 @@ def test_pool_create_uploads_source_and_creates_all_vms_with_the_startup_script(
     assert script == launch(POOL, "script", *POOL_BASE, "--ref=HEAD").stdout
     bash_syntax_ok(script)
     assert f"gcloud storage cp {upload[4]} " in script
-    assert "--no-deps" in script and "fsspec gcsfs" in script and "jax" not in script.replace("acecoder-jax", "")
+    assert 'install -q --force-reinstall "$APP/src/sandbox_workers"' in script
+    assert "jax" not in script.replace("acecoder-jax", "")
     assert "Restart=always" in script and "WORKERS=$(nproc)" in script
     assert _exec_start(script)[:3] == ["/opt/acecoder/venv/bin/python", "-m", "sandbox_workers.worker"]
     assert option(_exec_start(script), "queue") == "gs://my-bucket/queues/exec"

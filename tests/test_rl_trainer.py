@@ -29,7 +29,8 @@ from acecoder_jax.rl.algorithms import token_log_probs  # noqa: E402
 from acecoder_jax.rl.rewards import RewardError  # noqa: E402
 from acecoder_jax.rl.rollout import (ProblemSet, make_problem, pack_sequences,  # noqa: E402
                                      power_of_two_buckets, response_log_probs, toy_problem_records)
-from acecoder_jax.rl.trainer import TIMING_KEYS, RLTrainer, rl_loss, step_seed  # noqa: E402
+from acecoder_jax.rl.learner import TIMING_KEYS, rl_loss, step_seed  # noqa: E402
+from acecoder_jax.rl.trainer import build_learner  # noqa: E402
 from acecoder_jax.train.metrics import read_metrics  # noqa: E402
 
 CORRECT_FRACTION = 0.3
@@ -203,13 +204,13 @@ def test_paper_configs_hold_the_paper_settings():
 def test_bad_sizes_and_names_fail_clearly(toy, tmp_path):
     c = toy_config(toy, **{"algo.train_batch": 48})
     with pytest.raises(ValueError, match=r"rollout rows 128 .* not a multiple of algo.train_batch=48"):
-        RLTrainer(c, str(tmp_path / "a"), problems=toy["train"], eval_problems=toy["held"])
+        build_learner(c, str(tmp_path / "a"), problems=toy["train"], eval_problems=toy["held"])
     c = toy_config(toy, **{"algo.estimator": "ppo-gae"})
     with pytest.raises(KeyError, match="unknown advantage estimator 'ppo-gae'"):
-        RLTrainer(c, str(tmp_path / "b"), problems=toy["train"], eval_problems=toy["held"])
+        build_learner(c, str(tmp_path / "b"), problems=toy["train"], eval_problems=toy["held"])
     c = toy_config(toy, **{"rollout.prompts_per_step": 512})
     with pytest.raises(ValueError, match="fewer than rollout.prompts_per_step=512"):
-        RLTrainer(c, str(tmp_path / "c"), problems=toy["train"], eval_problems=toy["held"])
+        build_learner(c, str(tmp_path / "c"), problems=toy["train"], eval_problems=toy["held"])
 
 
 def test_failing_executor_fails_the_step_loudly(toy, tmp_path):
@@ -221,7 +222,7 @@ def test_failing_executor_fails_the_step_loudly(toy, tmp_path):
 
     c = toy_config(toy, **{"train.total_steps": 1, "reward.tests.retries": 1})
     c.reward.tests.retry_backoff_s = 0.0
-    trainer = RLTrainer(c, str(tmp_path / "run"), problems=toy["train"], eval_problems=toy["held"], run_jobs=broken)
+    trainer = build_learner(c, str(tmp_path / "run"), problems=toy["train"], eval_problems=toy["held"], run_jobs=broken)
     with pytest.raises(RewardError, match="executor down"):
         trainer.train()
     assert len(calls) == 2  # first try + one retry, then the error (never a silent zero reward)
@@ -234,7 +235,7 @@ def test_resume_after_interruption_reproduces_the_run(toy, tmp_path):
     overrides = {"train.total_steps": 4, "train.save_every": 2, "algo.estimator": "grpo", "algo.kl_coef": 0.0,
                  "algo.kl_loss_coef": 0.05, "algo.epochs": 2, "rollout.prompts_per_step": 8}
 
-    straight = RLTrainer(toy_config(toy, **overrides), str(tmp_path / "straight"), problems=toy["train"])
+    straight = build_learner(toy_config(toy, **overrides), str(tmp_path / "straight"), problems=toy["train"])
     try:
         full = straight.train()
         full_params = jax.device_get(straight.state.params)
@@ -249,14 +250,14 @@ def test_resume_after_interruption_reproduces_the_run(toy, tmp_path):
             raise Interrupted
 
     workdir = str(tmp_path / "resumed")
-    first = RLTrainer(toy_config(toy, **overrides), workdir, problems=toy["train"])
+    first = build_learner(toy_config(toy, **overrides), workdir, problems=toy["train"])
     try:
         with pytest.raises(Interrupted):
             first.train(hooks=[interrupt])
     finally:
         first.close()
     assert [r["step"] for r in read_metrics(workdir, "train")] == [1, 2, 3]
-    second = RLTrainer(toy_config(toy, **overrides), workdir, problems=toy["train"])
+    second = build_learner(toy_config(toy, **overrides), workdir, problems=toy["train"])
     try:
         rest = second.train()
         resumed_params = jax.device_get(second.state.params)
@@ -279,7 +280,7 @@ def test_rl_on_toy_tasks_raises_held_out_pass_at_1(toy, tmp_path):
     each measured with three sampling seeds (their spread is the seed noise)."""
     workdir = str(tmp_path / "run")
     c = toy_config(toy, **{"train.total_steps": 20, "train.eval_every": 10, "export.enabled": True})
-    trainer = RLTrainer(c, workdir, problems=toy["train"], eval_problems=toy["held"])
+    trainer = build_learner(c, workdir, problems=toy["train"], eval_problems=toy["held"])
     try:
         seeds = (101, 102, 103)
         before = [trainer.evaluate(n=16, seed=s)["pass@1"] for s in seeds]

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from acecoder_jax import parallel as P
 from acecoder_jax.data import io
 from acecoder_jax.models import init_model, preset
 from acecoder_jax.parallel import make_mesh
@@ -135,11 +136,11 @@ def test_accumulation_with_global_token_count_equals_big_batch(tokenizer, sft_fi
         model = init_model(preset("tiny"), head="lm", mesh=mesh, seed=0)
         opt = adamw(1e-3, 10, clip_norm=None)
         graphdef, state = init_train_state(model, opt)
-        state = L._state_on_mesh(state, mesh)
-        sharding = L.batch_sharding(mesh, 16)
+        state = P.replicate_rest(state, mesh)
+        sharding = P.batch_sharding(mesh, 16)
         step = make_train_step(graphdef, obj.loss_fn, opt, state_sharding=jax.tree.map(lambda x: x.sharding, state),
                                batch_sharding=sharding, accum_steps=accum)
-        _, metrics = step(state, L.place_batch(add_global_denominator(host, accum), sharding))
+        _, metrics = step(state, P.place_batch(add_global_denominator(host, accum), sharding))
         out.append((float(metrics["loss"]), float(metrics["grad_norm"])))
     print("loss/grad_norm accum=1 vs 4", out)
     np.testing.assert_allclose(out[1], out[0], rtol=1e-5)

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from acecoder_jax import parallel as P
 from acecoder_jax.data import io
 from acecoder_jax.models import init_model, preset
 from acecoder_jax.parallel import make_mesh
@@ -182,7 +183,7 @@ def test_resume_refuses_a_different_data_setup(tmp_path, tokenizer, pairs_file):
     _train(tokenizer, pairs_file, str(tmp_path), steps=2)
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
     model = init_model(preset("tiny"), head="reward", seed=0)
-    with pytest.raises(ValueError, match="different data setup"):
+    with pytest.raises(ValueError, match=r"different setup \(data\.\w+: saved"):
         L.train(model, adamw(1e-3, 4), L.objective("bradley_terry"), D.BatchSchedule(ds, 16, seed=1), str(tmp_path),
                 L.LoopOptions(total_steps=4, progress=False))
 
@@ -197,11 +198,11 @@ def test_gradient_accumulation_equals_big_batch_step(tokenizer, pairs_file):
         model = init_model(preset("tiny"), head="reward", mesh=mesh, seed=0)
         opt = adamw(1e-3, 10, clip_norm=None)
         graphdef, state = init_train_state(model, opt)
-        state = L._state_on_mesh(state, mesh)
-        sharding = L.batch_sharding(mesh, 16)
+        state = P.replicate_rest(state, mesh)
+        sharding = P.batch_sharding(mesh, 16)
         step = make_train_step(graphdef, obj.loss_fn, opt, state_sharding=jax.tree.map(lambda x: x.sharding, state),
                                batch_sharding=sharding, accum_steps=accum)
-        state, metrics = step(state, L.place_batch(batch, sharding))
+        state, metrics = step(state, P.place_batch(batch, sharding))
         params.append((jax.tree.leaves(state.params), float(metrics["loss"]), float(metrics["grad_norm"])))
     (p1, l1, g1), (p4, l4, g4) = params
     np.testing.assert_allclose(l4, l1, rtol=1e-5)

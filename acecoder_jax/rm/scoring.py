@@ -1,6 +1,7 @@
 """Scoring (question, response) pairs with a reward model, in fixed-shape batches.
 
-Used by best-of-N reranking and by RL's reward-model reward (`rl.rewards.ModelReward(score_fn)`).
+The one RM scorer: best-of-N reranking, evaluation and RL's reward-model reward
+(`rl.rewards.ModelReward(score_fn)`) all build it with `load_reward_scorer`.
 Rows are sorted by length so each batch pads to the smallest bucket; batches are filled to a fixed
 size, so the compiled forward only ever sees (batch_size, bucket) shapes.
 """
@@ -11,11 +12,11 @@ import functools
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from acecoder_jax.models.decoder import DecoderModel
+from acecoder_jax.parallel import batch_sharding, place_batch
 from acecoder_jax.prompts import reward_model_text
 from acecoder_jax.tokenization import DEFAULT_BUCKETS, left_pad, pad_token_id
 
@@ -26,11 +27,15 @@ def _rewards(graphdef, state, ids, mask):
 
 
 class RewardScorer:
+    """score_fn(questions, responses) -> [B] float32. With a `mesh`, each batch is sharded over its
+    batch axes (batch_size must divide by them)."""
+
     def __init__(self, model: DecoderModel, tokenizer, *, batch_size: int = 8,
-                 buckets: Sequence[int] = DEFAULT_BUCKETS, max_length: int = 2048):
+                 buckets: Sequence[int] = DEFAULT_BUCKETS, max_length: int = 2048, mesh=None):
         if model.head != "reward":
             raise ValueError("RewardScorer needs a model with head='reward'")
         self.graphdef, self.state = nnx.split(model)
+        self.sharding = batch_sharding(mesh, batch_size)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.buckets = tuple(sorted({b for b in buckets if b < max_length} | {max_length}))
@@ -50,7 +55,8 @@ class RewardScorer:
             seqs = [ids[i] for i in rows]
             seqs += [seqs[0]] * (self.batch_size - len(seqs))  # fixed batch shape; fillers dropped
             batch = left_pad(seqs, pad, buckets=self.buckets, max_length=self.max_length, truncation="left")
-            r = _rewards(self.graphdef, self.state, jnp.asarray(batch.input_ids), jnp.asarray(batch.attention_mask))
+            placed = place_batch({"ids": batch.input_ids, "mask": batch.attention_mask}, self.sharding)
+            r = _rewards(self.graphdef, self.state, placed["ids"], placed["mask"])
             out[rows] = np.asarray(r)[: len(rows)]
         return out
 
@@ -58,3 +64,16 @@ class RewardScorer:
         if len(questions) != len(responses):
             raise ValueError(f"{len(questions)} questions but {len(responses)} responses")
         return self.score_texts([reward_model_text(self.tokenizer, q, r) for q, r in zip(questions, responses)])
+
+
+def load_reward_scorer(path: str, tokenizer=None, *, mesh=None, batch_size: int = 8, max_length: int = 2048,
+                       param_dtype: str = "float32", compute_dtype: str | None = None,
+                       buckets: Sequence[int] = DEFAULT_BUCKETS) -> RewardScorer:
+    """The scorer of an RM checkpoint (ours or an imported AceCodeRM; HF dir, gs:// or Hub id),
+    with the checkpoint's own tokenizer unless one is given."""
+    from acecoder_jax.models import load_hf
+    from acecoder_jax.tokenization import load_tokenizer
+
+    model, _ = load_hf(path, head="reward", mesh=mesh, param_dtype=param_dtype, compute_dtype=compute_dtype)
+    return RewardScorer(model, tokenizer if tokenizer is not None else load_tokenizer(path), batch_size=batch_size,
+                        buckets=buckets, max_length=max_length, mesh=mesh)

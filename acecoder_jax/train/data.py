@@ -302,8 +302,11 @@ class BatchSchedule:
 
     def position(self, step: int) -> dict:
         """Where step `step` reads: epoch and batch index within it (saved in checkpoint meta)."""
-        return {"epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch,
-                "seed": self.seed, "examples": len(self.dataset), "global_batch": self.global_batch}
+        return {"epoch": step // self.steps_per_epoch, "batch_in_epoch": step % self.steps_per_epoch, **self.setup()}
+
+    def setup(self) -> dict:
+        """What every step's position depends on besides the step: a resume must find the same."""
+        return {"seed": self.seed, "examples": len(self.dataset), "global_batch": self.global_batch}
 
     def indices(self, step: int) -> np.ndarray:
         pos = self.position(step)

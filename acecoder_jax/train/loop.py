@@ -21,12 +21,13 @@ import jax
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding
+from jax.sharding import Mesh
 
 from acecoder_jax import progress
+from acecoder_jax.builders import resume
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
-from acecoder_jax.parallel import logical_sharding
+from acecoder_jax.parallel import batch_sharding, place_batch, replicate_rest
 from acecoder_jax.rm.loss import pairwise_rm_loss
 from acecoder_jax.train.data import BatchSchedule
 from acecoder_jax.train.lm_loss import DEFAULT_CHUNK, add_global_denominator, response_lm_loss
@@ -111,38 +112,6 @@ class TrainResult:
     resumed_from: Optional[int]
 
 
-# ---- placement -------------------------------------------------------------------------------
-
-
-def batch_sharding(mesh: Optional[Mesh], global_batch: int):
-    """Leading (example) dim over the mesh's batch axes; the rest replicated."""
-    if mesh is None:
-        return None
-    return logical_sharding(("act_batch",), (global_batch,), mesh)
-
-
-def place_batch(batch: dict, sharding) -> dict:
-    """Host numpy global batch -> global arrays; each process fills only its addressable shards."""
-    if sharding is None:
-        return jax.device_put(batch)
-    return {k: jax.make_array_from_callback(v.shape, sharding, lambda idx, v=v: v[idx]) for k, v in batch.items()}
-
-
-def _state_on_mesh(state: TrainState, mesh: Optional[Mesh]) -> TrainState:
-    """Leaves not already laid out on `mesh` (the step counter, optimizer counts) are replicated."""
-    if mesh is None:
-        return state
-    replicated = NamedSharding(mesh, jax.sharding.PartitionSpec())
-
-    def put(x):
-        s = getattr(x, "sharding", None)
-        if isinstance(s, NamedSharding) and s.mesh == mesh:
-            return x
-        return jax.device_put(x, replicated)
-
-    return jax.tree.map(put, state)
-
-
 def _mean_rows(rows: Sequence[dict]) -> dict:
     return {k: float(np.mean([float(r[k]) for r in rows])) for k in rows[0]}
 
@@ -184,26 +153,17 @@ def train(
                          f"got head={model.head!r}")
     io.makedirs(workdir)
     graphdef, state = init_train_state(model, optimizer)
-    state = _state_on_mesh(state, mesh)
+    state = replicate_rest(state, mesh)
     state_sharding = jax.tree.map(lambda x: x.sharding, state)
     b_sharding = batch_sharding(mesh, schedule.global_batch)
     e_sharding = batch_sharding(mesh, eval_schedule.global_batch) if eval_schedule is not None else None
 
     ckpt = Checkpointer(io.join(workdir, CHECKPOINT_DIR), save_every=options.save_every, keep=options.keep,
                         async_save=options.async_save)
-    start, resumed_from = 0, None
-    if ckpt.latest_step() is not None:
-        resumed_from = ckpt.latest_step()
-        state, meta = ckpt.restore(state)
-        start = int(jax.device_get(state.step))
-        saved, now = meta.get("data", {}), schedule.position(start)
-        diff = {k: (saved.get(k), now[k]) for k in ("seed", "examples", "global_batch") if saved.get(k) != now[k]}
-        if diff:
-            raise ValueError(f"checkpoint {resumed_from} under {workdir} was written with a different data setup "
-                             f"(saved, now): {diff}; resuming would not replay the same batches")
-        if meta.get("seed", options.seed) != options.seed:
-            raise ValueError(f"checkpoint seed {meta.get('seed')} != options.seed {options.seed}")
-        logging.info("resumed from step %d (data position %s)", start, saved)
+    state, _, resumed_from = resume(ckpt, state, {"data": schedule.setup(), "seed": options.seed}, workdir)
+    start = int(jax.device_get(state.step))
+    if resumed_from is not None:
+        logging.info("resumed from step %d", start)
 
     writer = MetricsWriter(workdir)
     writer.truncate_after(start)

@@ -15,18 +15,16 @@ from typing import Optional
 
 import jax
 
+from acecoder_jax import builders
+from acecoder_jax.builders import EXPORT_DIR
 from acecoder_jax.data import io
 from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.init import build_model
-from acecoder_jax.parallel import initialize_multihost, make_mesh
-from acecoder_jax.tokenization import load_tokenizer, save_tokenizer, tokenizer_path
+from acecoder_jax.parallel import initialize_multihost
 from acecoder_jax.train import data as train_data
 from acecoder_jax.train.loop import LoopOptions, TrainResult, objective as make_objective, train
-from acecoder_jax.train.optimizer import adamw, warmup_cosine
 
-CONFIG_FILE = "config.json"
 DATA_STATS_FILE = "data_stats.json"
-EXPORT_DIR = "hf"
 
 
 def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
@@ -57,31 +55,15 @@ def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
     return train_set, eval_set, stats
 
 
-class _DropOrbaxInfo(logging.Filter):
-    """orbax logs every save step at INFO through absl; keep its warnings, drop the chatter."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
-
-
 def run_training(config, workdir: str, *, objective_name: Optional[str] = None) -> TrainResult:
     """Runs (or resumes) the training described by `config` in `workdir`; exports HF at the end."""
-    if not workdir:
-        raise ValueError("workdir is required")
     objective_name = objective_name or config.objective
     if config.objective != objective_name:
         raise ConfigError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
     initialize_multihost()
-    for handler in logging.getLogger().handlers + logging.getLogger("absl").handlers:
-        if not any(isinstance(f, _DropOrbaxInfo) for f in handler.filters):
-            handler.addFilter(_DropOrbaxInfo())
-    io.makedirs(workdir)
-    if jax.process_index() == 0:
-        io.write_text(io.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
-
-    mesh = make_mesh(tuple(config.mesh.shape))
-    tokenizer = load_tokenizer(tokenizer_path(config.tokenizer, config.model.hf_path,
-                                              "config.tokenizer", "config.model.hf_path"))
+    builders.start_run(config, workdir)
+    mesh = builders.mesh_from(config)
+    tokenizer = builders.tokenizer_from(config)
 
     objective_ = make_objective(objective_name, **config.loss.to_dict())
     train_set, eval_set, stats = _load_datasets(config, tokenizer, workdir, objective_name)
@@ -103,22 +85,13 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
 
     model, model_config = build_model(config.model, head=objective_.head, mesh=mesh, tokenizer=tokenizer,
                                       seed=config.seed)
-    o = config.optim
-    warmup = int(round(o.warmup_ratio * total))
-    optimizer = adamw(o.lr, total, warmup_steps=warmup, min_lr_ratio=o.min_lr_ratio, weight_decay=o.weight_decay,
-                      b1=o.b1, b2=o.b2, clip_norm=o.clip_norm or None)
+    optimizer = builders.optimizer_from(config.optim, total)
     options = LoopOptions(total_steps=total, accum_steps=t.global_batch // micro, log_every=t.log_every,
                           eval_every=t.eval_every, eval_batches=t.eval_batches, save_every=t.save_every,
                           keep=t.keep, async_save=t.async_save, progress=t.progress, seed=config.seed)
-    result = train(model, optimizer, objective_, schedule, workdir, options, mesh=mesh, eval_schedule=eval_schedule,
-                   lr_schedule=warmup_cosine(o.lr, total, warmup, o.min_lr_ratio))
-
+    result = train(model, optimizer.tx, objective_, schedule, workdir, options, mesh=mesh, eval_schedule=eval_schedule,
+                   lr_schedule=optimizer.lr_schedule)
     if config.export.enabled:
-        from acecoder_jax.models import export_hf
-
-        out = config.export.dir or io.join(workdir, EXPORT_DIR)
-        export_hf(result.model, model_config, out, dtype=config.export.dtype or None)
-        if jax.process_index() == 0:
-            save_tokenizer(tokenizer, out)
-        logging.info("exported %s model to %s", objective_.head, out)
+        builders.export_model(result.model, model_config, tokenizer, config.export.dir or io.join(workdir, EXPORT_DIR),
+                              config.export.dtype)
     return result

@@ -153,8 +153,7 @@ def startup_script(pool: str, queue: str, workers_per_vm: int, source: str, ref:
         *fetch,
         '[ -x "$APP/venv/bin/python" ] || python3 -m venv "$APP/venv"',
         '"$APP/venv/bin/pip" install -q --upgrade pip',
-        '"$APP/venv/bin/pip" install -q --no-deps --force-reinstall "$APP/src"',
-        '"$APP/venv/bin/pip" install -q fsspec gcsfs',
+        '"$APP/venv/bin/pip" install -q --force-reinstall "$APP/src/sandbox_workers"',  # no JAX
         '"$APP/venv/bin/python" -c "import sandbox_workers.worker"',
         f"cat > /etc/systemd/system/{SERVICE}.service <<UNIT",
         "[Unit]",

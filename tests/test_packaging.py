@@ -1,0 +1,57 @@
+"""The sandbox installs alone (no JAX) with one pip line, and the constraints file pins what CI runs."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.mark.timeout(600)
+def test_sandbox_distribution_installs_without_jax_and_runs_a_job(tmp_path):
+    source = tmp_path / "src"
+    shutil.copytree(os.path.join(REPO, "sandbox_workers"), source,
+                    ignore=shutil.ignore_patterns("*.so", "__pycache__", "build", "*.egg-info"))
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    os.chmod(tmp_path, 0o755)  # the unprivileged sandbox levels run this interpreter as another uid
+    python = str(venv / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "-c", os.path.join(REPO, "constraints.txt"),
+                              str(source)], capture_output=True, text=True, timeout=540)
+    assert install.returncode == 0, install.stderr[-3000:]
+    probe = (
+        "import importlib.util, json, sandbox_workers\n"
+        "from sandbox_workers import SandboxPool\n"
+        "job = {'id': 'a', 'program': 'def f(x):\\n    return x + 1', 'tests': ['assert f(1) == 2', 'assert f(1) == 3']}\n"
+        "with SandboxPool(1, allow_weaker_isolation=True) as pool:\n"
+        "    result = list(pool.run([job]))[0]\n"
+        "print(json.dumps({'where': sandbox_workers.__file__, 'result': result,\n"
+        "                  'absent': [m for m in ('jax', 'flax', 'transformers', 'acecoder_jax')\n"
+        "                             if importlib.util.find_spec(m) is None]}))\n")
+    run = subprocess.run([python, "-c", probe], capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["where"].startswith(str(venv)), report
+    assert report["absent"] == ["jax", "flax", "transformers", "acecoder_jax"], report
+    assert report["result"]["outcomes"] == ["pass", "fail"] and report["result"]["pass_rate"] == 0.5, report
+
+
+def test_constraints_pin_every_direct_dependency_that_ci_installs():
+    with open(os.path.join(REPO, "constraints.txt")) as f:
+        pinned = {line.split("==")[0].lower().replace("_", "-") for line in f
+                  if "==" in line and not line.startswith("#")}
+    with open(os.path.join(REPO, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    lists = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+             and node.targets[0].id in ("CORE", "EXTRAS")}
+    requirements = lists["CORE"] + lists["EXTRAS"]["test"]
+    names = {re.split(r"[<>=\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    assert len(names) > 20 and names - pinned == set(), f"constraints.txt lacks {sorted(names - pinned)}"
