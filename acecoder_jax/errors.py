@@ -14,6 +14,13 @@ class ConfigError(ValueError):
     """A config field or flag has a value the run cannot use; the message names the field."""
 
 
+class UnknownName(KeyError, ConfigError):
+    """A name looked up in a registry (estimator, loss, benchmark, ...) that nothing registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 def nearest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
     """The choices closest to a mistyped `name`, best first (none when nothing is close)."""
     choices = [str(c) for c in choices]

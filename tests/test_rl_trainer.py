@@ -53,7 +53,8 @@ def toy(tmp_path_factory):
     from acecoder_jax.parallel import make_mesh
     from acecoder_jax.tokenization import train_sentencepiece
     from acecoder_jax.train import data as train_data
-    from acecoder_jax.train.loop import LoopOptions, objective, train
+    from acecoder_jax.train.loop import LoopOptions, train
+    from acecoder_jax.train.objectives import objective
     from acecoder_jax.train.optimizer import adamw
 
     root = str(tmp_path_factory.mktemp("rl_toy"))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from acecoder_jax import parallel as P
+from acecoder_jax.train import objectives as O
 from acecoder_jax.data import io
 from acecoder_jax.models import init_model, preset
 from acecoder_jax.parallel import make_mesh
@@ -130,7 +131,7 @@ def test_accumulation_with_global_token_count_equals_big_batch(tokenizer, sft_fi
     host = ds.batch(range(16))
     assert len(set(host["loss_mask"].sum(1))) > 1  # uneven response lengths: a plain mean would differ
     mesh = make_mesh((-1, 1, 1))
-    obj = L.objective("lm", chunk=16)
+    obj = O.objective("lm", chunk=16)
     out = []
     for accum in (1, 4):
         model = init_model(preset("tiny"), head="lm", mesh=mesh, seed=0)
@@ -151,7 +152,7 @@ def test_lm_loss_falls_on_a_learnable_task(tmp_path, tokenizer, sft_file, caplog
     model = init_model(preset("tiny"), head="lm", seed=0)
     steps = 30
     with caplog.at_level(logging.INFO):
-        result = L.train(model, adamw(3e-3, steps, warmup_steps=2), L.objective("lm", chunk=16),
+        result = L.train(model, adamw(3e-3, steps, warmup_steps=2), O.objective("lm", chunk=16),
                          D.BatchSchedule(ds, 16, seed=0), str(tmp_path),
                          L.LoopOptions(total_steps=steps, log_every=1, progress=False))
     # one readable line per logged step (logged, as nobody watches a terminal here), with the

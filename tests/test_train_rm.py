@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from acecoder_jax import parallel as P
+from acecoder_jax.train import objectives as O
 from acecoder_jax.data import io
 from acecoder_jax.models import init_model, preset
 from acecoder_jax.parallel import make_mesh
@@ -122,7 +123,7 @@ def _train(tokenizer, pairs_file, workdir, *, steps, accum=1, hooks=(), save_eve
     opt = adamw(lr, steps, warmup_steps=2)
     options = L.LoopOptions(total_steps=steps, accum_steps=accum, log_every=1, eval_every=eval_every,
                             save_every=save_every, progress=False, async_save=True)
-    return L.train(model, opt, L.objective("bradley_terry"), D.BatchSchedule(train, 16, seed=0), workdir, options,
+    return L.train(model, opt, O.objective("bradley_terry"), D.BatchSchedule(train, 16, seed=0), workdir, options,
                    mesh=mesh, eval_schedule=D.BatchSchedule(held, 8, shuffle=False),
                    lr_schedule=warmup_cosine(lr, steps, 2), hooks=hooks)
 
@@ -184,7 +185,7 @@ def test_resume_refuses_a_different_data_setup(tmp_path, tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
     model = init_model(preset("tiny"), head="reward", seed=0)
     with pytest.raises(ValueError, match=r"different setup \(data\.\w+: saved"):
-        L.train(model, adamw(1e-3, 4), L.objective("bradley_terry"), D.BatchSchedule(ds, 16, seed=1), str(tmp_path),
+        L.train(model, adamw(1e-3, 4), O.objective("bradley_terry"), D.BatchSchedule(ds, 16, seed=1), str(tmp_path),
                 L.LoopOptions(total_steps=4, progress=False))
 
 
@@ -192,7 +193,7 @@ def test_gradient_accumulation_equals_big_batch_step(tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
     batch = ds.batch(range(16))
     mesh = make_mesh((-1, 1, 1))
-    obj = L.objective("bradley_terry", margin=0.1, center_coef=0.01)
+    obj = O.objective("bradley_terry", margin=0.1, center_coef=0.01)
     params = []
     for accum in (1, 4):
         model = init_model(preset("tiny"), head="reward", mesh=mesh, seed=0)
@@ -214,10 +215,10 @@ def test_gradient_accumulation_equals_big_batch_step(tokenizer, pairs_file):
 def test_objective_and_head_must_agree(tmp_path, tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
     with pytest.raises(ValueError, match="head='reward'"):
-        L.train(init_model(preset("tiny"), head="lm"), adamw(1e-3, 2), L.objective("bradley_terry"),
+        L.train(init_model(preset("tiny"), head="lm"), adamw(1e-3, 2), O.objective("bradley_terry"),
                 D.BatchSchedule(ds, 16), str(tmp_path), L.LoopOptions(total_steps=2, progress=False))
     with pytest.raises(KeyError, match="unknown objective"):
-        L.objective("dpo")
+        O.objective("dpo")
 
 
 # ---- entry point -----------------------------------------------------------------------------
@@ -312,7 +313,7 @@ def test_paper_configs_hold_the_paper_recipe():
 def test_bf16_compute_trains(tmp_path, tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, buckets=BUCKETS)
     model = init_model(preset("tiny", compute_dtype="bfloat16"), head="reward", seed=0)
-    result = L.train(model, adamw(1e-3, 10, warmup_steps=1), L.objective("bradley_terry"),
+    result = L.train(model, adamw(1e-3, 10, warmup_steps=1), O.objective("bradley_terry"),
                      D.BatchSchedule(ds, 16, seed=0), str(tmp_path), L.LoopOptions(total_steps=10, progress=False,
                                                                                    log_every=1))
     losses = [r["loss"] for r in result.history]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Callable
+
+from acecoder_jax.registry import Registry
 
 EPS = 1e-9
 
@@ -26,16 +27,22 @@ class PairRule:
         return hi >= self.min_best - EPS and hi - lo >= self.min_gap - EPS and lo > self.min_worst_exclusive + EPS
 
 
-PAIR_RULES: dict[str, Callable[..., PairRule]] = {
-    "acecoder": lambda **kw: PairRule(**kw),
-    # all distinct pass rates, no thresholds: for ablations
-    "any_gap": lambda **kw: PairRule(**{"min_best": 0.0, "min_gap": EPS * 10, "min_worst_exclusive": -1.0, **kw}),
-}
+PAIR_RULES = Registry("pair rule")
+
+
+@PAIR_RULES.register("acecoder")
+def _acecoder(**overrides) -> PairRule:
+    """The paper's rule: best >= 0.8, gap >= 0.4, worst > 0."""
+    return PairRule(**overrides)
+
+
+@PAIR_RULES.register("any_gap")
+def _any_gap(**overrides) -> PairRule:
+    """All distinct pass rates, no thresholds: for ablations."""
+    return PairRule(**{"min_best": 0.0, "min_gap": EPS * 10, "min_worst_exclusive": -1.0, **overrides})
 
 
 def make_rule(name: str = "acecoder", **overrides) -> PairRule:
-    if name not in PAIR_RULES:
-        raise ValueError(f"unknown pair rule {name!r}; known: {sorted(PAIR_RULES)}")
     return PAIR_RULES[name](**overrides)
 
 

@@ -14,6 +14,7 @@ from acecoder_jax.data import io, pairs, schemas, seeds, stage, toy_tasks
 from acecoder_jax.execution import build_executor
 from acecoder_jax.data.synthesis import parser as synth_parser
 from acecoder_jax.errors import ConfigError
+from acecoder_jax.registry import Registry
 
 PARSE_ERRORS = ("empty_reply", "no_json", "no_question", "no_tests")
 
@@ -22,38 +23,56 @@ def _cfg_dict(cfg) -> dict:
     return cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
 
 
-def make_synthesizer(cfg, workdir: str):
+SYNTHESIZERS = Registry("synthesis backend")  # config.synthesis.backend -> builder(cfg, workdir)
+
+
+@SYNTHESIZERS.register("reference")
+def _reference_synthesizer(cfg, workdir: str):
+    """LLM-free: tests from executing the seed's own program (the toy and HumanEval-seed paths)."""
+    from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer
+
     syn = cfg.synthesis
-    if syn.backend == "reference":
-        from acecoder_jax.data.synthesis.reference_backend import ReferenceSynthesizer
-        return ReferenceSynthesizer(executor=build_executor(cfg.execution, progress=cfg.progress), num_tests=syn.num_tests,
-                                    num_candidates=syn.reference.num_candidates, seed=syn.reference.seed,
-                                    call_timeout_s=syn.reference.call_timeout_s)
-    if syn.backend == "openai":
-        from acecoder_jax.data.synthesis.backend import LLMSynthesizer
-        from acecoder_jax.data.synthesis.openai_backend import OpenAIChatModel
-        o = syn.openai
-        model = OpenAIChatModel(o.base_url, o.model, api_key_env=o.api_key_env, temperature=o.temperature,
-                                max_tokens=o.max_tokens, concurrency=o.concurrency, max_retries=o.max_retries,
-                                backoff_s=o.backoff_s, timeout_s=o.timeout_s,
-                                cache_dir=o.cache_dir or io.join(workdir, "openai_cache"))
-        return LLMSynthesizer(model, num_tests=syn.num_tests)
-    if syn.backend == "sampler":
-        from acecoder_jax.data.synthesis.backend import LLMSynthesizer
-        from acecoder_jax.data.synthesis.sampler_backend import SamplerChatModel
-        from acecoder_jax.models import load_hf
-        from acecoder_jax.parallel import make_mesh
-        from acecoder_jax.sampling import Sampler
-        from acecoder_jax.tokenization import load_tokenizer, pad_token_id
-        sc = syn.sampler
-        tok = load_tokenizer(sc.tokenizer or sc.hf_path)
-        model, _ = load_hf(sc.hf_path, mesh=make_mesh(tuple(sc.mesh_shape)), param_dtype=sc.param_dtype)
-        sampler = Sampler(model, tok, batch_size=sc.batch_size, prompt_buckets=tuple(sc.prompt_buckets),
-                          pad_id=pad_token_id(tok))
-        chat = SamplerChatModel(sampler, temperature=sc.temperature, max_new_tokens=sc.max_new_tokens,
-                                seed=sc.seed, model_name=sc.hf_path.rstrip("/").rsplit("/", 1)[-1])
-        return LLMSynthesizer(chat, num_tests=syn.num_tests)
-    raise ConfigError(f"config.synthesis.backend: unknown backend {syn.backend!r} (known: reference, openai, sampler)")
+    return ReferenceSynthesizer(executor=build_executor(cfg.execution, progress=cfg.progress),
+                                num_tests=syn.num_tests, num_candidates=syn.reference.num_candidates,
+                                seed=syn.reference.seed, call_timeout_s=syn.reference.call_timeout_s)
+
+
+@SYNTHESIZERS.register("openai")
+def _openai_synthesizer(cfg, workdir: str):
+    """The paper's path: an OpenAI-compatible chat endpoint writes the question and tests."""
+    from acecoder_jax.data.synthesis.backend import LLMSynthesizer
+    from acecoder_jax.data.synthesis.openai_backend import OpenAIChatModel
+
+    syn, o = cfg.synthesis, cfg.synthesis.openai
+    model = OpenAIChatModel(o.base_url, o.model, api_key_env=o.api_key_env, temperature=o.temperature,
+                            max_tokens=o.max_tokens, concurrency=o.concurrency, max_retries=o.max_retries,
+                            backoff_s=o.backoff_s, timeout_s=o.timeout_s,
+                            cache_dir=o.cache_dir or io.join(workdir, "openai_cache"))
+    return LLMSynthesizer(model, num_tests=syn.num_tests)
+
+
+@SYNTHESIZERS.register("sampler")
+def _sampler_synthesizer(cfg, workdir: str):
+    """An in-process JAX model as the test writer."""
+    from acecoder_jax.data.synthesis.backend import LLMSynthesizer
+    from acecoder_jax.data.synthesis.sampler_backend import SamplerChatModel
+    from acecoder_jax.models import load_hf
+    from acecoder_jax.parallel import make_mesh
+    from acecoder_jax.sampling import Sampler
+    from acecoder_jax.tokenization import load_tokenizer, pad_token_id
+    syn = cfg.synthesis
+    sc = syn.sampler
+    tok = load_tokenizer(sc.tokenizer or sc.hf_path)
+    model, _ = load_hf(sc.hf_path, mesh=make_mesh(tuple(sc.mesh_shape)), param_dtype=sc.param_dtype)
+    sampler = Sampler(model, tok, batch_size=sc.batch_size, prompt_buckets=tuple(sc.prompt_buckets),
+                      pad_id=pad_token_id(tok))
+    chat = SamplerChatModel(sampler, temperature=sc.temperature, max_new_tokens=sc.max_new_tokens,
+                            seed=sc.seed, model_name=sc.hf_path.rstrip("/").rsplit("/", 1)[-1])
+    return LLMSynthesizer(chat, num_tests=syn.num_tests)
+
+
+def make_synthesizer(cfg, workdir: str):
+    return SYNTHESIZERS[cfg.synthesis.backend](cfg, workdir)
 
 
 def _workdir(output: str, workdir: str | None, name: str) -> str:

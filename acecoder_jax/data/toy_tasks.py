@@ -12,6 +12,8 @@ import dataclasses
 import random
 from typing import Callable
 
+from acecoder_jax.registry import Registry
+
 
 @dataclasses.dataclass(frozen=True)
 class ToyTask:
@@ -31,14 +33,12 @@ class ToyTask:
 
 # A template draws its constants from rng and returns (entry_point, instruction, solution).
 Template = Callable[[random.Random], tuple[str, str, str]]
-_TEMPLATES: dict[str, tuple[int, Template]] = {}
+TOY_FAMILIES = Registry("toy task family")  # family -> (difficulty, template)
 
 
 def _template(family: str, difficulty: int):
     def register(fn: Template) -> Template:
-        if family in _TEMPLATES:
-            raise ValueError(f"duplicate toy task family {family!r}")
-        _TEMPLATES[family] = (difficulty, fn)
+        TOY_FAMILIES.add(family, (difficulty, fn))
         return fn
     return register
 
@@ -298,7 +298,7 @@ def _collatz_steps(rng):
 
 def families() -> dict[str, int]:
     """Family name -> difficulty."""
-    return {name: d for name, (d, _) in _TEMPLATES.items()}
+    return {name: d for name, (d, _) in TOY_FAMILIES.items()}
 
 
 def generate_toy_tasks(num_tasks: int, seed: int = 0, difficulties: tuple[int, ...] = (1, 2, 3),
@@ -311,11 +311,11 @@ def generate_toy_tasks(num_tasks: int, seed: int = 0, difficulties: tuple[int, .
     """
     if num_tasks < 0:
         raise ValueError(f"num_tasks must be >= 0, got {num_tasks}")
-    pool = [f for f, (d, _) in _TEMPLATES.items() if d in difficulties]
+    pool = [f for f, (d, _) in TOY_FAMILIES.items() if d in difficulties]
     if families_subset is not None:
-        unknown = sorted(set(families_subset) - set(_TEMPLATES))
+        unknown = sorted(set(families_subset) - set(TOY_FAMILIES))
         if unknown:
-            raise ValueError(f"unknown toy task families {unknown}; known: {sorted(_TEMPLATES)}")
+            raise ValueError(f"unknown toy task families {unknown}; known: {sorted(TOY_FAMILIES)}")
         pool = [f for f in pool if f in families_subset]
     if not pool:
         raise ValueError(f"no toy task family matches difficulties={difficulties} families={families_subset}")
@@ -327,7 +327,7 @@ def generate_toy_tasks(num_tasks: int, seed: int = 0, difficulties: tuple[int, .
     while len(tasks) < num_tasks and pool:
         family = pool[i % len(pool)]
         i += 1
-        difficulty, template = _TEMPLATES[family]
+        difficulty, template = TOY_FAMILIES[family]
         entry, instruction, solution = template(rng)
         key = (family, solution)
         if key in seen:

@@ -11,6 +11,7 @@ import ast
 import base64
 import copy
 import dataclasses
+import functools
 import io
 import json
 import pickle
@@ -19,6 +20,8 @@ import zlib
 from typing import Callable, Iterator, Sequence
 
 import fsspec
+
+from acecoder_jax.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -507,20 +510,18 @@ def load_livecodebench(path: str, *, since: str | None = None, until: str | None
     return Benchmark("livecodebench", _select(problems, task_ids, limit), skipped)
 
 
-LOADERS: dict[str, Callable[..., Benchmark]] = {
-    "humaneval": load_humaneval,
-    "evalplus": load_evalplus,
-    "humaneval_plus": lambda path, **kw: load_evalplus(path, name="humaneval_plus", **kw),
-    "mbpp_plus": lambda path, **kw: load_evalplus(path, name="mbpp_plus", **kw),
-    "bigcodebench": load_bigcodebench,
-    "livecodebench": load_livecodebench,
-}
+BENCHMARKS = Registry("benchmark")  # name -> reader(path, **options) -> Benchmark
+BENCHMARKS.add("humaneval", load_humaneval)
+BENCHMARKS.add("evalplus", load_evalplus)
+BENCHMARKS.add("humaneval_plus", functools.partial(load_evalplus, name="humaneval_plus"))
+BENCHMARKS.add("mbpp_plus", functools.partial(load_evalplus, name="mbpp_plus"))
+BENCHMARKS.add("bigcodebench", load_bigcodebench)
+BENCHMARKS.add("livecodebench", load_livecodebench)
 
 
 def load_benchmark(name: str, path: str | None = None, **kwargs) -> Benchmark:
     """Load a benchmark by registered name; only HumanEval works without a path."""
-    if name not in LOADERS:
-        raise ValueError(f"unknown benchmark {name!r}; choose from {sorted(LOADERS)}")
+    reader = BENCHMARKS[name]
     if path is None and name != "humaneval":
         raise ValueError(f"benchmark {name!r} reads a user-supplied file: pass its path")
-    return LOADERS[name](path, **kwargs) if path is not None else LOADERS[name](**kwargs)
+    return reader(path, **kwargs) if path is not None else reader(**kwargs)

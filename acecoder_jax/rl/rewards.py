@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
-from acecoder_jax.rl.algorithms import Registry
+from acecoder_jax.registry import Registry
 
 log = logging.getLogger(__name__)
 

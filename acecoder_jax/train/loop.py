@@ -12,7 +12,6 @@ and an optional host-side batch preparation that depends on the accumulation fac
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import time
 from typing import Callable, Optional, Sequence
@@ -28,53 +27,12 @@ from acecoder_jax.builders import resume
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
 from acecoder_jax.parallel import batch_sharding, place_batch, replicate_rest
-from acecoder_jax.rm.loss import pairwise_rm_loss
 from acecoder_jax.train.data import BatchSchedule
-from acecoder_jax.train.lm_loss import DEFAULT_CHUNK, add_global_denominator, response_lm_loss
 from acecoder_jax.train.metrics import MetricsWriter
+from acecoder_jax.train.objectives import Objective
 from acecoder_jax.train.step import TrainState, init_train_state, make_eval_step, make_train_step
 
 CHECKPOINT_DIR = "checkpoints"
-
-
-# ---- objectives ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Objective:
-    name: str
-    head: str  # "reward" | "lm": the model head the loss reads
-    loss_fn: Callable  # (model, batch) -> (loss, metrics)
-    prepare: Callable[[dict, int], dict] = lambda batch, accum_steps: batch  # host side, global batch
-    token_masks: tuple[str, ...] = ("attention_mask",)  # batch masks whose sum is the tokens processed
-
-
-OBJECTIVES: dict[str, Callable[..., Objective]] = {}
-
-
-def register_objective(name: str):
-    def deco(factory):
-        OBJECTIVES[name] = factory
-        return factory
-    return deco
-
-
-@register_objective("bradley_terry")
-def bradley_terry(margin: float = 0.0, center_coef: float = 0.0) -> Objective:
-    return Objective("bradley_terry", "reward",
-                     functools.partial(pairwise_rm_loss, margin=margin, center_coef=center_coef),
-                     token_masks=("chosen_mask", "rejected_mask"))
-
-
-@register_objective("lm")
-def lm(chunk: int = DEFAULT_CHUNK) -> Objective:
-    return Objective("lm", "lm", functools.partial(response_lm_loss, chunk=chunk), add_global_denominator)
-
-
-def objective(name: str, **kwargs) -> Objective:
-    if name not in OBJECTIVES:
-        raise KeyError(f"unknown objective {name!r}; registered: {', '.join(sorted(OBJECTIVES))}")
-    return OBJECTIVES[name](**kwargs)
 
 
 # ---- options and result ----------------------------------------------------------------------

@@ -22,7 +22,8 @@ from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.init import build_model
 from acecoder_jax.parallel import initialize_multihost
 from acecoder_jax.train import data as train_data
-from acecoder_jax.train.loop import LoopOptions, TrainResult, objective as make_objective, train
+from acecoder_jax.train.loop import LoopOptions, TrainResult, train
+from acecoder_jax.train.objectives import objective as make_objective
 
 DATA_STATS_FILE = "data_stats.json"
 
