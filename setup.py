@@ -45,11 +45,19 @@ EXTRAS = {
     "gpu": ["jax[cuda12]"],
 }
 
+# acecoder_jax/commands/NAME.py: the `acecoder-NAME` console scripts (also `python launch/NAME.py`).
+COMMANDS = ["pipeline", "synthesize", "filter_tests", "mutant_completions", "attach_inferences", "build_pairs",
+            "hard_subset", "synth_catch_rate", "train_lm", "train_rm", "train_rl", "best_of_n"]
+
 setup(
     name="acecoder-jax",
     version="0.1.0",
     description="AceCoder (test-case synthesis -> reward models -> RL for coder LMs) in JAX/Flax",
-    packages=find_packages(include=["acecoder_jax*", "sandbox_workers*"]),
+    packages=find_packages(include=["acecoder_jax*", "sandbox_workers*"]) + ["acecoder_jax.configs"],
+    # configs/ is the documented top level; installed, it is acecoder_jax.configs (cli.config_path).
+    package_dir={"acecoder_jax.configs": "configs"},
+    entry_points={"console_scripts": [f"acecoder-{name.replace('_', '-')} = acecoder_jax.commands.{name}:entry"
+                                      for name in COMMANDS]},
     # Compiled at first use for the host CPU (acecoder_jax/kernels/packed_matmul.py).
     package_data={"acecoder_jax.kernels": ["*.cc"]},
     python_requires=">=3.10",

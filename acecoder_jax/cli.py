@@ -159,6 +159,13 @@ def _config_mistake(error: BaseException, argv: list[str], default: str) -> str 
 
 
 # -- entry points ---------------------------------------------------------------------------
+def config_path(name: str) -> str:
+    """A bundled config file (configs/NAME, installed as the package acecoder_jax.configs)."""
+    import importlib.resources
+
+    return str(importlib.resources.files("acecoder_jax.configs") / name)
+
+
 def define_config(default: str, what: str) -> flags.FlagHolder:
     """--config (with overrides) and --config_help; a bad override exits with one line."""
     from ml_collections import config_flags

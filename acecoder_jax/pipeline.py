@@ -97,11 +97,6 @@ class Pipeline:
     def _records(self, name: str) -> list[dict]:
         return io.read_records(self.path("data", name))
 
-    def _executor(self):
-        from acecoder_jax.execution import build_executor
-
-        return build_executor(self.config.data.execution, progress=self.config.progress)
-
     def _rl_config(self, reward: str):
         c = self.config.rl.copy_and_resolve_references()
         c.tokenizer = self.path("tokenizer")
@@ -256,25 +251,13 @@ class Pipeline:
                 "heldout_pairs": held, "heldout_pairs_scored": batches * batch}  # full eval batches only
 
     def _best_of_n(self, problems, policy_dir: str, bon_cfg, n: int, temperature: float) -> tuple[dict, list]:
-        from acecoder_jax.models import load_hf
-        from acecoder_jax.rm.best_of_n import BestOfNSettings, evaluate_best_of_n
-        from acecoder_jax.rm.scoring import load_reward_scorer
-        from acecoder_jax.sampling import Sampler
-        from acecoder_jax.tokenization import pad_token_id, stop_token_ids
+        from acecoder_jax.rm.best_of_n import rerank
 
-        tok = self._tokenizer()
-        policy, _ = load_hf(policy_dir)
-        sampler = Sampler(policy, tok, batch_size=bon_cfg.sampler.batch_size,
-                          prompt_buckets=tuple(bon_cfg.sampler.prompt_buckets), pad_id=pad_token_id(tok))
-        scorer = load_reward_scorer(self.path("rm", "hf"), tok, batch_size=bon_cfg.reward_model.batch_size,
-                                    max_length=bon_cfg.reward_model.max_length)
-        b = bon_cfg.bon
-        settings = BestOfNSettings(n=n, temperature=temperature, top_p=b.top_p, max_new_tokens=b.max_new_tokens,
-                                   seed=self.config.seed, timeout_s=b.timeout_s, selection=b.selection,
-                                   template=self.config.template)
-        with self._executor() as executor:
-            return evaluate_best_of_n(problems, sampler, scorer, executor, settings,
-                                      stop_token_ids=stop_token_ids(tok), progress=self.config.progress)
+        cfg = bon_cfg.copy_and_resolve_references()
+        cfg.policy.hf_path, cfg.reward_model.hf_path = policy_dir, self.path("rm", "hf")
+        cfg.bon.n, cfg.bon.temperature = n, temperature
+        cfg.bon.seed, cfg.bon.template, cfg.progress = self.config.seed, self.config.template, self.config.progress
+        return rerank(problems, cfg)
 
     def stage_best_of_n(self) -> dict:
         from acecoder_jax.evaluation.benchmarks import Problem

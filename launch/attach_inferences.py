@@ -1,29 +1,7 @@
-"""Stage 3: execute sampled completions against each question's tests and attach pass rates.
+"""`python launch/attach_inferences.py` = `python -m acecoder_jax.commands.attach_inferences` (its docstring is this script's --help)."""
+from acecoder_jax.commands import attach_inferences as _command
 
-python launch/attach_inferences.py --input=filtered.jsonl --completions=samples.jsonl --output=acecode.jsonl
-Completions jsonl: {"id": <question id>, "model_name", "completion_id"?, "completion"} per line.
-"""
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from absl import flags  # noqa: E402
-
-from acecoder_jax import cli  # noqa: E402
-
-import _data_flags as f  # noqa: E402
-
-COMPLETIONS = flags.DEFINE_string("completions", None, "Completions jsonl (local or gs://).")
-flags.mark_flags_as_required(["input", "output", "completions"])
-
-
-def main(argv):
-    del argv
-    from acecoder_jax.data import stages
-    f.print_stats(stages.run_attach_inferences(f.CONFIG.value, f.inputs(), COMPLETIONS.value, f.OUTPUT.value,
-                                               f.WORKDIR.value, f.OVERWRITE.value))
-
+__doc__ = _command.__doc__
 
 if __name__ == "__main__":
-    cli.run(main)
+    _command.entry()

@@ -1,27 +1,7 @@
-"""Stage 2: proxy filter. Keep the tests a proxy solution passes; drop questions left with too few.
+"""`python launch/filter_tests.py` = `python -m acecoder_jax.commands.filter_tests` (its docstring is this script's --help)."""
+from acecoder_jax.commands import filter_tests as _command
 
-python launch/filter_tests.py --input=synth.jsonl --output=filtered.jsonl [--config.proxy.min_tests=5]
-"""
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from absl import flags  # noqa: E402
-
-from acecoder_jax import cli  # noqa: E402
-
-import _data_flags as f  # noqa: E402
-
-flags.mark_flags_as_required(["input", "output"])
-
-
-def main(argv):
-    del argv
-    from acecoder_jax.data import stages
-    f.print_stats(stages.run_proxy_filter(f.CONFIG.value, f.inputs(), f.OUTPUT.value, f.WORKDIR.value,
-                                          f.OVERWRITE.value))
-
+__doc__ = _command.__doc__
 
 if __name__ == "__main__":
-    cli.run(main)
+    _command.entry()

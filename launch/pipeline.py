@@ -1,31 +1,7 @@
-"""The whole AceCoder loop; with no flags it runs the embedded CPU demo on the toy task family.
+"""`python launch/pipeline.py` = `python -m acecoder_jax.commands.pipeline` (its docstring is this script's --help)."""
+from acecoder_jax.commands import pipeline as _command
 
-python launch/pipeline.py --workdir=/tmp/acecoder-demo            # configs/demo_cpu.py, ~6 min on 2 cores, 3.3 GB
-python launch/pipeline.py --config=configs/demo_cpu.py:ci --workdir=DIR
-Rerun with the same --workdir to resume after a kill. Writes DIR/report.md, report.json, report.png.
-"""
-import os
-import sys
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-
-from absl import app, flags, logging  # noqa: E402
-from acecoder_jax import cli  # noqa: E402
-
-_DEFAULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "demo_cpu.py")
-CONFIG = cli.define_config(_DEFAULT, "Pipeline")
-WORKDIR = flags.DEFINE_string("workdir", "/tmp/acecoder-demo", "Run directory (local or gs://).")
-
-
-def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    logging.set_verbosity(logging.INFO)
-    from acecoder_jax.pipeline import Pipeline
-
-    report = Pipeline(CONFIG.value, WORKDIR.value).run()
-    print(open(os.path.join(WORKDIR.value, "report.md")).read() if "://" not in WORKDIR.value else report)
-
+__doc__ = _command.__doc__
 
 if __name__ == "__main__":
-    cli.run(main)
+    _command.entry()

@@ -43,10 +43,7 @@ def test_reward_scorer_batches_match_single_rows(tiny_checkpoints):
 
 def test_best_of_n_launch_end_to_end(tiny_checkpoints, tmp_path):
     root, _ = tiny_checkpoints
-    import sys
-
-    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "launch"))
-    import best_of_n
+    from acecoder_jax.commands import best_of_n
     from configs.best_of_n import get_config
 
     config = get_config("cpu_tiny")

@@ -55,3 +55,29 @@ def test_constraints_pin_every_direct_dependency_that_ci_installs():
     requirements = lists["CORE"] + lists["EXTRAS"]["test"]
     names = {re.split(r"[<>=\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
     assert len(names) > 20 and names - pinned == set(), f"constraints.txt lacks {sorted(names - pinned)}"
+
+
+def test_every_command_runs_as_a_module_a_console_script_and_a_launch_wrapper_without_path_hacks():
+    import glob
+    import shutil as sh
+
+    with open(os.path.join(REPO, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    commands = next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                    and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "COMMANDS")
+    modules = {os.path.basename(p)[:-3] for p in glob.glob(os.path.join(REPO, "acecoder_jax", "commands", "*.py"))}
+    assert set(commands) == modules - {"__init__", "data_flags"}
+    for path in glob.glob(os.path.join(REPO, "launch", "**", "*.py"), recursive=True):
+        with open(path) as f:
+            assert "sys.path" not in f.read(), path
+    for name in commands:
+        assert os.path.exists(os.path.join(REPO, "launch", f"{name}.py")), name
+        with open(os.path.join(REPO, "acecoder_jax", "commands", f"{name}.py")) as f:
+            assert "\ndef entry() -> None:\n" in f.read(), name  # (importing them all here would clash over flags)
+        assert sh.which(f"acecoder-{name.replace('_', '-')}"), f"console script acecoder-{name} is not installed"
+    for argv in ([sys.executable, "-m", "acecoder_jax.commands.train_rl", "--config_help"],
+                 ["acecoder-train-rl", "--config_help"],
+                 [sys.executable, os.path.join(REPO, "launch", "train_rl.py"), "--config_help"]):
+        out = subprocess.run(argv, capture_output=True, text=True, cwd="/", timeout=120)
+        assert out.returncode == 0 and "paper_base_rule_r1" in out.stdout and "execution.backend" in out.stdout, (
+            argv, out.stderr[-2000:])

@@ -1,10 +1,9 @@
 """Shared absl flags of the data-pipeline launch scripts (config file, input, output, workdir)."""
-import os
-
 from absl import flags
+
 from acecoder_jax import cli
 
-_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "configs", "data.py")
+_CONFIG = cli.config_path("data.py")
 
 CONFIG = cli.define_config(_CONFIG + ":toy", "Data pipeline")
 INPUT = flags.DEFINE_string("input", None, "Input file(s): comma-separated paths or globs, local or gs://.")

@@ -1,0 +1,34 @@
+"""Policy-gradient RL on coding problems; rerun with the same --workdir to resume.
+
+python launch/train_rl.py --config=configs/rl.py:cpu_toy --config.tokenizer=TOK --config.model.hf_path=SFT_HF \
+    --workdir=DIR
+python launch/train_rl.py --config=configs/rl.py:paper_base_rule_r1 --config.data.train=gs://.../hard.jsonl \
+    --workdir=gs://.../runs/rl
+Multi-host: set JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID (or ACECODER_MULTIHOST=1).
+Touch <workdir>/EXPORT_NOW to export the policy at the next step boundary.
+"""
+from absl import app, flags
+
+from acecoder_jax import cli
+
+_DEFAULT = cli.config_path("rl.py") + ":cpu_toy"
+CONFIG = cli.define_config(_DEFAULT, "RL")
+WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local or gs://): checkpoints, metrics, export.")
+flags.mark_flag_as_required("workdir")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from acecoder_jax.rl.trainer import run_rl
+
+    result = run_rl(CONFIG.value, WORKDIR.value)
+    print(f"RL done: {result.steps_done} steps (resumed from {result.resumed_from})")
+
+
+def entry() -> None:
+    cli.run(main)
+
+
+if __name__ == "__main__":
+    entry()
