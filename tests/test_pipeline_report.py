@@ -1,7 +1,7 @@
 """The demo report's verdicts on the paper's claims follow the numbers, in both directions."""
 import copy
 
-from acecoder_jax.pipeline import paper_claims, render_markdown
+from acecoder_jax.demo.report import paper_claims, render_markdown
 
 REPORT = {
     "counts": {"pairs": 300, "heldout_questions": 48, "tests_per_question_before_filter": 12.0,

@@ -19,9 +19,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.INFO)
-    from acecoder_jax.pipeline import Pipeline
+    from acecoder_jax.demo.pipeline import run_demo
 
-    report = Pipeline(CONFIG.value, WORKDIR.value).run()
+    report = run_demo(CONFIG.value, WORKDIR.value)
     print(open(os.path.join(WORKDIR.value, "report.md")).read() if "://" not in WORKDIR.value else report)
 
 
