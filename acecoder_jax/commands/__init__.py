@@ -1,2 +1,23 @@
 """The command-line entry points: `python -m acecoder_jax.commands.NAME`, the `acecoder-NAME` console
 scripts, or the thin `launch/NAME.py` wrappers (the documented top level) all run one `entry()`."""
+
+
+def training_entry(config: str, objective: str):
+    """The entry() of an LM/RM training command: --config (default configs/CONFIG) and --workdir."""
+    from absl import app, flags
+
+    from acecoder_jax import cli
+
+    file, variant = config.split(":")
+    flags_config = cli.define_config(f"{cli.config_path(file)}:{variant}", "Training")
+    workdir = flags.DEFINE_string("workdir", None, "Run directory (local or gs://): checkpoints, metrics, export.")
+    flags.mark_flag_as_required("workdir")
+
+    def main(argv):
+        if len(argv) > 1:
+            raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+        from acecoder_jax.train.run import run_training
+
+        run_training(flags_config.value, workdir.value, objective_name=objective)
+
+    return lambda: cli.run(main)
