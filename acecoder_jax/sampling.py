@@ -25,6 +25,7 @@ from acecoder_jax.kernels import cpu as cpu_kernels_lib
 from acecoder_jax.progress import bar as progress_bar
 from acecoder_jax.models.decoder import DecoderModel, KVCache
 from acecoder_jax.parallel import logical_sharding
+from acecoder_jax.tokenization import bucket_length
 
 DEFAULT_PROMPT_BUCKETS = (64, 128, 256, 512, 1024, 2048)
 
@@ -222,12 +223,6 @@ class Sampler:
 
     # -- batching --
 
-    def _bucket(self, n: int) -> int:
-        for b in self.prompt_buckets:
-            if n <= b:
-                return b
-        raise ValueError(f"prompt of {n} tokens exceeds the largest prompt bucket {self.prompt_buckets[-1]}")
-
     def _put(self, x, names):
         if self.mesh is None:
             return jnp.asarray(x)
@@ -258,7 +253,7 @@ class Sampler:
         # Group rows by prompt bucket so each batch pads to one length, longest groups first.
         by_bucket: dict[int, list[int]] = {}
         for r in rows:
-            by_bucket.setdefault(self._bucket(len(prompts[r])), []).append(r)
+            by_bucket.setdefault(bucket_length(len(prompts[r]), self.prompt_buckets, "prompt"), []).append(r)
         stop_ids = jnp.asarray(sorted(set(sp.stop_token_ids)) or [-1], jnp.int32)
         results: list[Optional[Completion]] = [None] * len(rows)
         row_slot = {}

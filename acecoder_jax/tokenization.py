@@ -349,14 +349,15 @@ class EncodedBatch:
         return self.attention_mask.sum(axis=1)
 
 
-def bucket_length(length: int, buckets: Sequence[int] = DEFAULT_BUCKETS) -> int:
-    """The smallest bucket that holds `length` tokens (so jitted shapes come from a short list)."""
+def bucket_length(length: int, buckets: Sequence[int] = DEFAULT_BUCKETS, what: str = "sequence") -> int:
+    """The smallest bucket that holds `length` tokens (so jitted shapes come from a short list);
+    `what` names the thing measured in the error."""
     if not buckets or any(b <= 0 for b in buckets):
         raise ValueError(f"buckets must be positive lengths, got {tuple(buckets)!r}")
     for b in sorted(buckets):
         if length <= b:
             return int(b)
-    raise ValueError(f"sequence of {length} tokens exceeds the largest bucket {max(buckets)}")
+    raise ValueError(f"{what} of {length} tokens exceeds the largest bucket {max(buckets)}")
 
 
 def left_pad(

@@ -298,13 +298,17 @@ def test_registries_report_unknown_names_and_duplicates():
 
 
 def test_custom_estimator_registers_by_decorator():
-    reg = alg.Registry("advantage estimator")
+    """A user's estimator joins the one table, so a config can name it; the name is then taken."""
+    try:
+        @alg.ADVANTAGE_ESTIMATORS.register("zero")
+        def zero(rewards, response_mask, group_ids=None, **_):
+            return jnp.zeros_like(response_mask)
 
-    @reg.register("zero")
-    def zero(rewards, response_mask, group_ids=None, **_):
-        return jnp.zeros_like(response_mask)
-
-    assert reg["zero"] is zero
+        assert alg.ADVANTAGE_ESTIMATORS["zero"] is zero
+        with pytest.raises(ValueError, match="advantage estimator 'zero' is already registered"):
+            alg.ADVANTAGE_ESTIMATORS.register("zero")(zero)
+    finally:
+        alg.ADVANTAGE_ESTIMATORS.pop("zero", None)
 
 
 def test_bad_shapes_name_the_argument():

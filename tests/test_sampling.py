@@ -123,7 +123,7 @@ def test_bad_requests_are_rejected(model):
     with pytest.raises(ValueError, match="top_p"):
         SamplingParams(top_p=0)
     sampler = Sampler(model, batch_size=2, prompt_buckets=(4,))
-    with pytest.raises(ValueError, match="exceeds the largest prompt bucket"):
+    with pytest.raises(ValueError, match=r"prompt of \d+ tokens exceeds the largest bucket"):
         sampler.generate_ids([[1] * 9], SamplingParams(max_new_tokens=2))
     with pytest.raises(ValueError, match="prompt 1 is empty"):
         sampler.generate_ids([[1], []], SamplingParams(max_new_tokens=2))

@@ -27,6 +27,8 @@ from acecoder_jax.prompts import PROMPT_TEMPLATES
 from acecoder_jax.rl.algorithms import (ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, entropy_from_logits,
                                         masked_mean, prompt_major_group_ids, token_log_probs)
 from acecoder_jax.sampling import Completion, Sampler, SamplingParams
+from acecoder_jax.tokenization import bucket_length
+from acecoder_jax.train.data import holdout_indices
 
 # --------------------------------------------------------------------------------------------
 # Problems: what a rollout prompts with and tests against
@@ -58,11 +60,8 @@ class ProblemSet:
 
     def split_holdout(self, fraction: float, seed: int) -> tuple["ProblemSet", "ProblemSet"]:
         """(train, held-out) with a seeded random `fraction` held out."""
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
-        order = np.random.default_rng([seed, 7919]).permutation(len(self))
-        n_eval = max(1, int(round(fraction * len(self))))
-        return self.subset(sorted(order[n_eval:])), self.subset(sorted(order[:n_eval]))
+        kept, held = holdout_indices(len(self), fraction, seed)
+        return self.subset(kept), self.subset(held)
 
 
 def make_problem(tokenizer, template: str, pid: str, question: str, tests: Sequence[str],
@@ -134,20 +133,13 @@ def power_of_two_buckets(limit: int, smallest: int = 16) -> tuple[int, ...]:
     return tuple(out) + (limit,)
 
 
-def _bucket(n: int, buckets: Sequence[int], what: str) -> int:
-    for b in buckets:
-        if n <= b:
-            return b
-    raise ValueError(f"{what} of {n} tokens exceeds the largest bucket {buckets[-1]}")
-
-
 def pack_sequences(prompt_ids: Sequence[Sequence[int]], response_ids: Sequence[Sequence[int]], pad_id: int,
                    prompt_buckets: Sequence[int], response_buckets: Sequence[int]) -> dict[str, np.ndarray]:
     """[prompt left-padded to P | response right-padded to R] rows, and the [B, R] response mask."""
     if len(prompt_ids) != len(response_ids) or not len(prompt_ids):
         raise ValueError(f"pack_sequences: {len(prompt_ids)} prompts and {len(response_ids)} responses")
-    p = _bucket(max(len(x) for x in prompt_ids), sorted(prompt_buckets), "prompt")
-    r = _bucket(max(max(len(x) for x in response_ids), 1), sorted(response_buckets), "response")
+    p = bucket_length(max(len(x) for x in prompt_ids), prompt_buckets, "prompt")
+    r = bucket_length(max(max(len(x) for x in response_ids), 1), response_buckets, "response")
     b = len(prompt_ids)
     ids = np.full((b, p + r), pad_id, np.int32)
     mask = np.zeros((b, p + r), np.int32)

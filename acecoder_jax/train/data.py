@@ -27,6 +27,16 @@ from acecoder_jax.tokenization import apply_chat_template, left_pad, pad_token_i
 TRUNCATION_POLICIES = ("drop", "left", "right")
 
 
+def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(kept, held-out) indices of n items, a seeded random `fraction` (at least one) held out,
+    each sorted: the one hold-out rule of datasets and problem sets."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng([seed, 7919]).permutation(n)
+    n_eval = max(1, int(round(fraction * n)))
+    return sorted(order[n_eval:].tolist()), sorted(order[:n_eval].tolist())
+
+
 def length_buckets(max_length: int, count: int = 4, multiple: int = 8) -> tuple[int, ...]:
     """`count` padded lengths up to max_length: max/2^(count-1), ..., max/2, max (rounded up)."""
     if max_length <= 0:
@@ -106,11 +116,8 @@ class TokenizedDataset:
 
     def split_holdout(self, fraction: float, seed: int) -> tuple["TokenizedDataset", "TokenizedDataset"]:
         """(train, held-out): a seeded random `fraction` of the examples is held out."""
-        if not 0.0 < fraction < 1.0:
-            raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
-        order = np.random.default_rng([seed, 7919]).permutation(len(self))
-        n_eval = max(1, int(round(fraction * len(self))))
-        return self.subset(sorted(order[n_eval:])), self.subset(sorted(order[:n_eval]))
+        kept, held = holdout_indices(len(self), fraction, seed)
+        return self.subset(kept), self.subset(held)
 
     def collate(self, examples: list) -> dict:
         raise NotImplementedError
