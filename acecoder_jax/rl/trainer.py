@@ -22,6 +22,7 @@ from acecoder_jax.rl.rewards import build_reward
 from acecoder_jax.rl.rollout import (AdvantageSpec, ProblemSet, RolloutWorker, load_problems, make_problem,
                                      toy_problem_records)
 from acecoder_jax.sampling import Sampler, SamplingParams
+from acecoder_jax.tokenization import stop_token_ids
 from acecoder_jax.train.data import BatchSchedule
 from acecoder_jax.train.step import init_train_state, make_train_step
 
@@ -137,9 +138,6 @@ def build_learner(config, workdir: str, *, problems: Optional[ProblemSet] = None
     graphdef, state = init_train_state(model, optimizer.tx)
     state = replicate_rest(state, mesh)
     need_reference = al.kl_coef > 0 or al.kl_loss_coef > 0
-
-    from acecoder_jax.tokenization import stop_token_ids
-
     sampling = SamplingParams(max_new_tokens=ro.max_new_tokens, temperature=ro.temperature, top_p=ro.top_p,
                               top_k=ro.top_k, n=ro.n_samples, stop_token_ids=tuple(stop_token_ids(tokenizer)),
                               stop_strings=tuple(ro.stop_strings))
