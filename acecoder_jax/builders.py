@@ -46,12 +46,12 @@ def mesh_from(config):
     return make_mesh(tuple(config.mesh.shape))
 
 
-def tokenizer_from(config):
-    """config.tokenizer, else the tokenizer shipped with config.model.hf_path."""
+def tokenizer_from(model, what: str = "config.model"):
+    """The tokenizer of a model block: model.tokenizer, else the one shipped with model.hf_path
+    (`what` names the block in errors)."""
     from acecoder_jax.tokenization import load_tokenizer, tokenizer_path
 
-    return load_tokenizer(tokenizer_path(config.tokenizer, config.model.hf_path, "config.tokenizer",
-                                         "config.model.hf_path"))
+    return load_tokenizer(tokenizer_path(model.tokenizer, model.hf_path, f"{what}.tokenizer", f"{what}.hf_path"))
 
 
 class Optimizer(NamedTuple):

@@ -112,6 +112,39 @@ def _unknown_field(config, path: str) -> str | None:
     return reason
 
 
+def _alias_of(config, path: str) -> str | None:
+    """The field an old spelling `path` now lives at (config_blocks.ALIASES), if `path` names no
+    field of `config` and the new one does."""
+    from acecoder_jax.config_blocks import ALIASES
+
+    if _unknown_field_plain(config, path) is None:
+        return None
+    for old in sorted(ALIASES, key=len, reverse=True):
+        if path == old or path.endswith("." + old):
+            new = path[:len(path) - len(old)] + ALIASES[old]
+            if _unknown_field_plain(config, new) is None:
+                return new
+    return None
+
+
+def _apply_aliases(argv: list[str], spec: str) -> list[str]:
+    """argv with each deprecated --config.OLD override rewritten to its field, warning once each."""
+    try:
+        config = load_config(spec)
+    except Exception:  # noqa: BLE001 - a broken file or variant is reported by the normal parse
+        return argv
+    out = []
+    for arg in argv:
+        match = _OVERRIDE.match(arg)
+        new = _alias_of(config, match.group(1)) if match else None
+        if new:
+            old = match.group(1)
+            sys.stderr.write(f"warning: --config.{old} is deprecated; use --config.{new}\n")
+            arg = arg.replace(f"config.{old}", f"config.{new}", 1)
+        out.append(arg)
+    return out
+
+
 def _unknown_field_plain(config, path: str) -> str | None:
     node, done = config, []
     for part in path.split("."):
@@ -176,6 +209,8 @@ def define_config(default: str, what: str) -> flags.FlagHolder:
             "override a field with --config.a.b=value; --config_help lists the fields and their defaults.")
     flags.DEFINE_bool("config_help", False, "Print the config file's variants and every field with its "
                       "default, then exit.")
+    # config_flags reads the overrides from sys.argv (here, and again when flags are parsed).
+    sys.argv[:] = _apply_aliases(sys.argv, _argv_spec(sys.argv, default))
     try:
         # Without --config on the command line, config_flags loads the default and applies the
         # overrides right here, when the flag is defined.

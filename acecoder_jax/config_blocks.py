@@ -12,17 +12,85 @@ import ml_collections
 from acecoder_jax.errors import ConfigError, unknown_choice
 
 
-def model_config() -> ml_collections.ConfigDict:
-    """The `model` block: what to load and how to run it (see models.build_model)."""
-    m = ml_collections.ConfigDict()
-    m.init = "hf"  # hf: load hf_path (the RM gives a *ForCausalLM a fresh reward head) | preset
-    m.hf_path = ""
-    m.preset = "tiny"
-    m.param_dtype = "float32"
-    m.compute_dtype = "bfloat16"
-    m.remat = "full"
-    m.scan_layers = True
-    return m
+def _block(fields: dict, overrides: dict, name: str) -> ml_collections.ConfigDict:
+    """A block with these fields; an override must name one of them (a recipe adds its own
+    extra fields after, in plain sight, so each shared field is defined here only)."""
+    unknown = sorted(set(overrides) - set(fields))
+    if unknown:
+        raise ConfigError(f"the {name} block has no field(s) {', '.join(unknown)}; its fields: {', '.join(fields)}")
+    return ml_collections.ConfigDict({**fields, **overrides})
+
+
+def model_config(**overrides) -> ml_collections.ConfigDict:
+    """A `model` block: what to load and how to run it (models.init.build_model). Every model a
+    config names (policy, reference, reward model, test writer) is one of these."""
+    return _block(dict(
+        init="hf",  # hf: load hf_path (the RM gives a *ForCausalLM a fresh reward head) | preset
+        hf_path="",  # local dir, gs:// or a Hugging Face Hub id
+        tokenizer="",  # "": the tokenizer files of hf_path
+        preset="tiny",  # init=preset: models.config.PRESETS, random weights
+        param_dtype="float32",
+        compute_dtype="bfloat16",
+        remat="full",  # none | full | dots (models.config.REMAT_POLICIES)
+        scan_layers=True,
+    ), overrides, "model")
+
+
+def inference_model_config(**overrides) -> ml_collections.ConfigDict:
+    """A model block for a model that is only run forward (sampled or scored): bf16 weights,
+    no remat, unrolled layers (the sampler's CPU kernels need them)."""
+    return model_config(**{**dict(param_dtype="bfloat16", compute_dtype="bfloat16", remat="none",
+                                  scan_layers=False), **overrides})
+
+
+def reward_model_config(**overrides) -> ml_collections.ConfigDict:
+    """The `reward_model` block of best-of-N and RM-reward RL: a model block plus how it scores."""
+    scoring = {k: overrides.pop(k) for k in ("batch_size", "max_length") if k in overrides}
+    block = inference_model_config(**overrides)
+    block.batch_size = scoring.get("batch_size", 8)  # texts per scoring forward
+    block.max_length = scoring.get("max_length", 2048)  # longer texts keep their last tokens
+    return block
+
+
+def mesh_config(shape=(1, -1, 1)) -> ml_collections.ConfigDict:
+    """A `mesh` block: (data, fsdp, tensor) device counts; -1 takes the remaining devices."""
+    return ml_collections.ConfigDict({"shape": tuple(shape)})
+
+
+def optim_config(**overrides) -> ml_collections.ConfigDict:
+    """The `optim` block: AdamW, linear warmup, cosine to lr * min_lr_ratio (builders.optimizer_from)."""
+    return _block(dict(lr=1e-5, warmup_ratio=0.0, min_lr_ratio=0.1, weight_decay=0.0, b1=0.9, b2=0.95,
+                       clip_norm=1.0), overrides, "optim")
+
+
+# The trainers' loop fields, shared by the LM/RM and RL `train` blocks.
+_LOOP_FIELDS = dict(
+    total_steps=0,  # LM/RM: 0 = epochs * steps per epoch
+    eval_every=200,
+    save_every=200,
+    keep=3,  # checkpoints kept
+    async_save=True,
+    log_every=10,
+)
+# What only the LM/RM trainers have. global_batch: examples per optimizer step; micro_batch: per
+# forward/backward (the ratio is the accumulation); eval_batch 0: global_batch; eval_batches 0:
+# the whole held-out set; progress: a bar on a terminal only.
+_SUPERVISED_FIELDS = dict(global_batch=64, micro_batch=16, epochs=1.0, eval_batch=0, eval_batches=0, progress=True)
+
+
+def train_config(**overrides) -> ml_collections.ConfigDict:
+    """The RL trainer's `train` block: the loop fields (it adds eval_at_start)."""
+    return _block(_LOOP_FIELDS, overrides, "train")
+
+
+def supervised_train_config(**overrides) -> ml_collections.ConfigDict:
+    """The LM/RM trainers' `train` block: the loop fields plus batch sizes and epochs."""
+    return _block({**_LOOP_FIELDS, **_SUPERVISED_FIELDS}, overrides, "train")
+
+
+def export_config(**overrides) -> ml_collections.ConfigDict:
+    """The `export` block: the HF checkpoint written at the end of training."""
+    return _block(dict(enabled=True, dir="", dtype="bfloat16"), overrides, "export")  # dir "": <workdir>/hf
 
 
 def execution_config(**overrides) -> ml_collections.ConfigDict:
@@ -40,7 +108,23 @@ def execution_config(**overrides) -> ml_collections.ConfigDict:
     return e
 
 
-# Old spellings of fields, and where they live now: an override naming one fails with this hint.
+# Old spellings that map one-to-one onto a field: an override naming one is applied to the new
+# field, with a deprecation warning (cli._apply_aliases). Matched as a path or a path's tail.
+ALIASES = {
+    "tokenizer": "model.tokenizer",
+    "reward.reward_model.path": "reward_model.hf_path",
+    "reward.reward_model.batch_size": "reward_model.batch_size",
+    "reward.reward_model.max_length": "reward_model.max_length",
+    "reward.reward_model.param_dtype": "reward_model.param_dtype",
+    "reward.reward_model.compute_dtype": "reward_model.compute_dtype",
+    "synthesis.sampler.hf_path": "synthesis.sampler.model.hf_path",
+    "synthesis.sampler.tokenizer": "synthesis.sampler.model.tokenizer",
+    "synthesis.sampler.param_dtype": "synthesis.sampler.model.param_dtype",
+    "synthesis.sampler.mesh_shape": "synthesis.sampler.mesh.shape",
+    "tokenizer.vocab_size": "tokenizer_training.vocab_size",
+}
+
+# Old spellings with no one-to-one successor: an override naming one fails with this hint.
 RENAMED_FIELDS = {
     "execution.executor": "execution.backend and execution.uri",
     "executor": "execution.backend and execution.uri",

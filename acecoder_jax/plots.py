@@ -17,8 +17,9 @@ PASS_AXIS = "fraction of samples / problems"
 
 
 def new_figure(width: float, height: float):
-    import matplotlib
+    from acecoder_jax.extras import need
 
+    matplotlib = need("matplotlib", "drawing figures")
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 

@@ -15,16 +15,8 @@ from acecoder_jax import config_blocks
 
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
-    c.policy = ml_collections.ConfigDict()
-    c.policy.hf_path = ""  # local or gs:// HF *ForCausalLM dir (tokenizer files included)
-    c.policy.tokenizer = ""  # "": policy.hf_path
-    c.policy.param_dtype = "bfloat16"
-    c.reward_model = ml_collections.ConfigDict()
-    c.reward_model.hf_path = ""  # HF *ForSequenceClassification or AceCodeRM dir
-    c.reward_model.tokenizer = ""  # "": reward_model.hf_path
-    c.reward_model.param_dtype = "bfloat16"
-    c.reward_model.batch_size = 8
-    c.reward_model.max_length = 2048
+    c.policy = config_blocks.inference_model_config()  # an HF *ForCausalLM
+    c.reward_model = config_blocks.reward_model_config(batch_size=8, max_length=2048)  # *ForSequenceClassification or AceCodeRM
 
     c.benchmark = ml_collections.ConfigDict()
     c.benchmark.name = "humaneval"  # humaneval | evalplus | bigcodebench | livecodebench
@@ -46,8 +38,7 @@ def base() -> ml_collections.ConfigDict:
     c.sampler.prompt_buckets = (256, 512, 1024)
 
     c.execution = config_blocks.execution_config()
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.shape = (1, -1, 1)
+    c.mesh = config_blocks.mesh_config()
     c.progress = True  # bars on a terminal only
     return c
 
@@ -70,8 +61,8 @@ def paper_bo64() -> ml_collections.ConfigDict:
 
 def cpu_tiny() -> ml_collections.ConfigDict:
     c = base()
-    c.policy.param_dtype = "float32"
-    c.reward_model.param_dtype = "float32"
+    c.policy.param_dtype = c.policy.compute_dtype = "float32"
+    c.reward_model.param_dtype = c.reward_model.compute_dtype = "float32"
     c.reward_model.max_length = 512
     c.benchmark.limit = 4
     c.bon.n = 4

@@ -51,10 +51,8 @@ def base() -> ml_collections.ConfigDict:
     c.synthesis.openai.cache_dir = ""  # "": <workdir>/openai_cache
 
     c.synthesis.sampler = ml_collections.ConfigDict()
-    c.synthesis.sampler.hf_path = ""  # HF causal-LM dir (local or gs://), e.g. Qwen2.5-Coder-32B-Instruct
-    c.synthesis.sampler.tokenizer = ""  # "": hf_path
-    c.synthesis.sampler.param_dtype = "bfloat16"
-    c.synthesis.sampler.mesh_shape = (1, -1, 1)
+    c.synthesis.sampler.model = config_blocks.inference_model_config()  # e.g. Qwen2.5-Coder-32B-Instruct
+    c.synthesis.sampler.mesh = config_blocks.mesh_config()
     c.synthesis.sampler.batch_size = 32
     c.synthesis.sampler.prompt_buckets = (512, 1024, 2048)
     c.synthesis.sampler.temperature = 0.7

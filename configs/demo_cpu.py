@@ -7,21 +7,18 @@ Variants:
 Each stage's sub-config is the stage's own config file (configs/data.py, lm.py, rm.py, rl.py,
 best_of_n.py) with demo overrides, so a knob is spelled the same here and in the stage's launcher.
 """
-import importlib.util
 import os
 
 import ml_collections
 
-from acecoder_jax import config_blocks
+from acecoder_jax import cli, config_blocks
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def _stage_config(name: str, variant: str) -> ml_collections.ConfigDict:
-    spec = importlib.util.spec_from_file_location(f"_acecoder_configs_{name}", os.path.join(_HERE, f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config(variant)
+    """A stage's own config file beside this one (so a copied configs/ folder stays consistent)."""
+    return cli.load_config(os.path.join(_HERE, f"{name}.py:{variant}"))
 
 
 def base() -> ml_collections.ConfigDict:
@@ -42,8 +39,8 @@ def base() -> ml_collections.ConfigDict:
     c.data.synthesis.reference.num_candidates = 80
     c.data.execution.timeout_s = 5.0
 
-    c.tokenizer = ml_collections.ConfigDict()
-    c.tokenizer.vocab_size = 400
+    c.tokenizer_training = ml_collections.ConfigDict()  # the demo's SentencePiece tokenizer, trained on the corpus
+    c.tokenizer_training.vocab_size = 400
 
     # SFT warm start: reference solutions mixed with single-point mutants, so the policy starts with
     # spread-out pass rates (pairs need both winners and losers; RL needs something to fix).

@@ -16,12 +16,8 @@ def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.objective = "lm"
     c.seed = 0
-    c.tokenizer = ""
-
     c.model = config_blocks.model_config()
-
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.shape = (1, -1, 1)
+    c.mesh = config_blocks.mesh_config()
 
     c.data = ml_collections.ConfigDict()
     c.data.train = ""
@@ -35,33 +31,9 @@ def base() -> ml_collections.ConfigDict:
     c.loss = ml_collections.ConfigDict()
     c.loss.chunk = 512  # sequence positions per logits chunk
 
-    c.optim = ml_collections.ConfigDict()
-    c.optim.lr = 1e-5
-    c.optim.warmup_ratio = 0.03
-    c.optim.min_lr_ratio = 0.1
-    c.optim.weight_decay = 0.0
-    c.optim.b1 = 0.9
-    c.optim.b2 = 0.95
-    c.optim.clip_norm = 1.0
-
-    c.train = ml_collections.ConfigDict()
-    c.train.global_batch = 64
-    c.train.micro_batch = 16
-    c.train.epochs = 1.0
-    c.train.total_steps = 0
-    c.train.eval_batch = 0
-    c.train.eval_every = 200
-    c.train.eval_batches = 0
-    c.train.save_every = 200
-    c.train.keep = 3
-    c.train.async_save = True
-    c.train.log_every = 10
-    c.train.progress = True
-
-    c.export = ml_collections.ConfigDict()
-    c.export.enabled = True
-    c.export.dir = ""
-    c.export.dtype = "bfloat16"
+    c.optim = config_blocks.optim_config(lr=1e-5, warmup_ratio=0.03, min_lr_ratio=0.1)
+    c.train = config_blocks.supervised_train_config(global_batch=64, micro_batch=16)
+    c.export = config_blocks.export_config()
     return c
 
 

@@ -4,7 +4,7 @@ Usage: --config=configs/rl.py:VARIANT --config.model.hf_path=DIR --config.data.t
 Problems are AceCode records {"id", "question", "test_cases"} (e.g. the hard subset of AceCode-87K).
 Variants:
   paper_base_rule_r1   Qwen2.5-Coder-7B-Base, R1 template, binary all-pass test reward (the paper's run)
-  paper_base_rm        same policy and template, AceCodeRM reward (set reward.reward_model.path)
+  paper_base_rm        same policy and template, AceCodeRM reward (set reward_model.hf_path)
   paper_instruct_rule  Qwen2.5-Coder-7B-Instruct, chat policy prompt, binary test reward
   paper_instruct_rm    Qwen2.5-Coder-7B-Instruct, chat policy prompt, AceCodeRM reward
   cpu_toy              tiny model on the bundled toy task family (set tokenizer and model.hf_path)
@@ -21,15 +21,12 @@ from acecoder_jax import config_blocks
 def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0
-    c.tokenizer = ""  # default: model.hf_path
-
-    c.model = config_blocks.model_config()
+    c.model = config_blocks.model_config()  # the policy
 
     c.reference = ml_collections.ConfigDict()
-    c.reference.hf_path = ""  # empty: a frozen copy of the initial policy
+    c.reference.hf_path = ""  # empty: a frozen copy of the initial policy (else loaded like config.model)
 
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.shape = (1, -1, 1)
+    c.mesh = config_blocks.mesh_config()
 
     c.data = ml_collections.ConfigDict()
     c.data.source = "files"  # files | toy
@@ -82,47 +79,27 @@ def base() -> ml_collections.ConfigDict:
     c.reward.tests.retries = 2
     c.execution = config_blocks.execution_config()
 
-    c.optim = ml_collections.ConfigDict()
-    c.optim.lr = 5e-7
-    c.optim.warmup_ratio = 0.0
-    c.optim.min_lr_ratio = 1.0  # constant after warmup
-    c.optim.weight_decay = 0.0
-    c.optim.b1 = 0.9
-    c.optim.b2 = 0.95
-    c.optim.clip_norm = 1.0
-
-    c.train = ml_collections.ConfigDict()
-    c.train.total_steps = 80
-    c.train.eval_every = 10
+    c.optim = config_blocks.optim_config(lr=5e-7, warmup_ratio=0.0, min_lr_ratio=1.0)  # constant
+    c.train = config_blocks.train_config(total_steps=80, eval_every=10, save_every=5, log_every=1)
     c.train.eval_at_start = True
-    c.train.save_every = 5
-    c.train.keep = 3
-    c.train.async_save = True
-    c.train.log_every = 1
 
     c.eval = ml_collections.ConfigDict()
     c.eval.n_samples = 4
     c.eval.temperature = 1.0
     c.eval.seed = 1234
 
-    c.export = ml_collections.ConfigDict()
-    c.export.enabled = True
-    c.export.dir = ""
-    c.export.dtype = "bfloat16"
-    c.export.every = 0
+    c.export = config_blocks.export_config()
+    c.export.every = 0  # also export every this many steps (0: at the end only)
     return c
 
 
 def _rm_reward(c: ml_collections.ConfigDict) -> None:
+    """The RM as the only reward: config.reward_model says which RM and how it scores."""
     c.reward = ml_collections.ConfigDict()
     c.reward.reward_model = ml_collections.ConfigDict()
     c.reward.reward_model.weight = 1.0
-    c.reward.reward_model.path = ""  # HF dir of the RM (ours or AceCodeRM-7B)
     c.reward.reward_model.normalize = "none"  # none | batch | running
-    c.reward.reward_model.batch_size = 16
-    c.reward.reward_model.max_length = 4096
-    c.reward.reward_model.param_dtype = "bfloat16"
-    c.reward.reward_model.compute_dtype = "bfloat16"
+    c.reward_model = config_blocks.reward_model_config(batch_size=16, max_length=4096)  # ours or AceCodeRM-7B
 
 
 def paper_base_rule_r1() -> ml_collections.ConfigDict:

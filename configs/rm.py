@@ -16,12 +16,8 @@ def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.objective = "bradley_terry"
     c.seed = 0
-    c.tokenizer = ""  # "": the tokenizer files of model.hf_path
-
     c.model = config_blocks.model_config()
-
-    c.mesh = ml_collections.ConfigDict()
-    c.mesh.shape = (1, -1, 1)  # (data, fsdp, tensor); -1 takes the remaining devices
+    c.mesh = config_blocks.mesh_config()
 
     c.data = ml_collections.ConfigDict()
     c.data.train = ""  # AceCodePair jsonl/parquet: comma-separated paths or globs, local or gs://
@@ -36,33 +32,9 @@ def base() -> ml_collections.ConfigDict:
     c.loss.margin = 0.0
     c.loss.center_coef = 0.0
 
-    c.optim = ml_collections.ConfigDict()
-    c.optim.lr = 1e-5
-    c.optim.warmup_ratio = 0.1
-    c.optim.min_lr_ratio = 0.1  # cosine to a floor of lr * min_lr_ratio
-    c.optim.weight_decay = 0.0
-    c.optim.b1 = 0.9
-    c.optim.b2 = 0.95
-    c.optim.clip_norm = 1.0
-
-    c.train = ml_collections.ConfigDict()
-    c.train.global_batch = 128  # pairs per optimizer step
-    c.train.micro_batch = 32  # pairs per forward/backward; global_batch / micro_batch = accumulation
-    c.train.epochs = 1.0
-    c.train.total_steps = 0  # 0: epochs * steps per epoch
-    c.train.eval_batch = 0  # 0: global_batch
-    c.train.eval_every = 200
-    c.train.eval_batches = 0  # 0: the whole held-out set
-    c.train.save_every = 200
-    c.train.keep = 3
-    c.train.async_save = True
-    c.train.log_every = 10
-    c.train.progress = True
-
-    c.export = ml_collections.ConfigDict()
-    c.export.enabled = True
-    c.export.dir = ""  # "": <workdir>/hf
-    c.export.dtype = "bfloat16"
+    c.optim = config_blocks.optim_config(lr=1e-5, warmup_ratio=0.1, min_lr_ratio=0.1)
+    c.train = config_blocks.supervised_train_config(global_batch=128, micro_batch=32)  # pairs
+    c.export = config_blocks.export_config()
     return c
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from acecoder_jax import cli
 from sandbox_workers import jobs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +50,30 @@ def test_config_and_flag_mistakes_get_one_line(args, expected):
     assert re.search(expected, line), line
 
 
+def test_an_old_spelling_reaches_the_new_field_with_a_warning():
+    """A deprecated one-to-one spelling still works: the value reaches the new field (the run then
+    fails on that value, naming it) and stderr says which field to use instead."""
+    proc = _launch("train_rm.py", "--workdir=/tmp/unused-cli-test", "--config.tokenizer=/nonexistent/old-spelling")
+    assert "warning: --config.tokenizer is deprecated; use --config.model.tokenizer" in proc.stderr, proc.stderr
+    assert "/nonexistent/old-spelling" in _one_line_mistake(proc)
+
+
+@pytest.mark.parametrize("spec, arg, rewritten", [
+    ("rl.py:paper_base_rm", "--config.reward.reward_model.path=gs://b/rm", "--config.reward_model.hf_path=gs://b/rm"),
+    ("rl.py:paper_base_rm", "--config.reward.reward_model.max_length=512", "--config.reward_model.max_length=512"),
+    ("data.py:toy", "--config.synthesis.sampler.mesh_shape=(1,1,1)", "--config.synthesis.sampler.mesh.shape=(1,1,1)"),
+    ("demo_cpu.py:ci", "--config.rm.tokenizer=/t", "--config.rm.model.tokenizer=/t"),  # inside a stage block
+    ("demo_cpu.py:ci", "--config.tokenizer.vocab_size=300", "--config.tokenizer_training.vocab_size=300"),
+    # not rewritten: the old path is still a field here, or the new one is not (then the unknown-field error)
+    ("best_of_n.py:cpu_tiny", "--config.policy.tokenizer=/t", "--config.policy.tokenizer=/t"),
+    ("rl.py:cpu_toy", "--config.reward.reward_model.path=gs://b/rm", "--config.reward.reward_model.path=gs://b/rm"),
+])
+def test_aliases_rewrite_only_where_the_new_field_exists(spec, arg, rewritten, capsys):
+    out = cli._apply_aliases(["prog", arg, "--workdir=/w"], os.path.join(REPO, "configs", spec))
+    assert out == ["prog", rewritten, "--workdir=/w"]
+    assert ("deprecated" in capsys.readouterr().err) == (arg != rewritten)
+
+
 def test_traceback_env_shows_the_traceback_of_a_mistake():
     proc = _launch("pipeline.py", "--workdir=/tmp/unused-cli-test", "--config.nonexistent_key=3",
                    env={"ACECODER_TRACEBACK": "1"})
@@ -62,8 +87,8 @@ def test_traceback_env_shows_the_traceback_of_a_mistake():
      r"--input is required"),
     ("best_of_n.py", ["--workdir=/tmp/unused-cli-test"], r"config.policy.hf_path is empty: give "
                                                         r"--config.policy.hf_path="),
-    ("train_rm.py", ["--workdir=/tmp/unused-cli-test"], r"config.tokenizer and config.model.hf_path are both "
-                                                       r"empty: give --config.tokenizer="),
+    ("train_rm.py", ["--workdir=/tmp/unused-cli-test"], r"config.model.tokenizer and config.model.hf_path are "
+                                                       r"both empty: give --config.model.tokenizer="),
 ])
 def test_run_time_mistakes_get_one_line(script, args, expected):
     line = _one_line_mistake(_launch(script, *args))

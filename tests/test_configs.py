@@ -231,3 +231,50 @@ def test_rl_variants_name_registered_algorithms():
         assert algo.kl_estimator in algorithms.KL_ESTIMATORS, (variant, algo.kl_estimator)
         assert algo.kl_loss_estimator in algorithms.KL_ESTIMATORS, (variant, algo.kl_loss_estimator)
         assert algo.policy_loss in algorithms.POLICY_LOSSES, (variant, algo.policy_loss)
+
+
+def _blocks(config, prefix=""):
+    """(dotted path, block) for every ConfigDict inside `config`, itself included."""
+    yield prefix.rstrip("."), config
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            yield from _blocks(value, f"{prefix}{key}.")
+
+
+@pytest.mark.parametrize("path, variant", CASES, ids=IDS)
+def test_each_block_is_spelled_one_way(path, variant):
+    """Every model, mesh, optim, train, export and execution block in every variant (the demo's
+    stage configs included) has the fields config_blocks defines for it, so a knob has one name."""
+    from acecoder_jax import config_blocks as B
+
+    model_fields = set(B.model_config())
+    shapes = {"mesh": set(B.mesh_config()), "optim": set(B.optim_config()), "execution": set(B.execution_config())}
+    config = load(path).get_config(variant)
+    seen = set()
+    for where, block in _blocks(config):
+        name, fields = where.rsplit(".", 1)[-1], set(block)
+        if "hf_path" in fields and name != "reference":
+            extra = {"batch_size", "max_length"} if name == "reward_model" else set()
+            assert fields == model_fields | extra, (where, sorted(fields ^ (model_fields | extra)))
+            seen.add("model")
+        elif name in shapes:
+            assert fields == shapes[name], (where, sorted(fields ^ shapes[name]))
+            seen.add(name)
+        elif name == "train" and "log_every" in fields:
+            loop = set(B.train_config())
+            assert loop <= fields, (where, sorted(loop - fields))
+        elif name == "export":
+            assert set(B.export_config()) <= fields, where
+        assert "mesh_shape" not in fields and not (name == "reward_model" and "path" in fields), (where, "old spelling")
+    assert "model" in seen or "mesh" in seen or "execution" in seen, f"{rel(path)}:{variant} has no shared block"
+
+
+def test_config_blocks_refuse_fields_they_do_not_have():
+    from acecoder_jax import config_blocks as B
+    from acecoder_jax.errors import ConfigError
+
+    assert B.optim_config(lr=3e-4).lr == 3e-4
+    with pytest.raises(ConfigError, match=r"the optim block has no field\(s\) learning_rate"):
+        B.optim_config(learning_rate=3e-4)
+    rm = B.reward_model_config(batch_size=4, hf_path="x")
+    assert (rm.batch_size, rm.max_length, rm.hf_path, rm.remat, rm.scan_layers) == (4, 2048, "x", "none", False)

@@ -16,9 +16,9 @@ def test_sampler_backend_runs_the_stage_and_rejects_unparsable_replies(tmp_path)
     cfg = get_config("toy")
     cfg.seeds.num_toy_tasks = 3
     cfg.synthesis.backend = "sampler"
-    cfg.synthesis.sampler.hf_path = str(tmp_path / "model")
-    cfg.synthesis.sampler.param_dtype = "float32"
-    cfg.synthesis.sampler.mesh_shape = (-1, 1, 1)
+    cfg.synthesis.sampler.model.hf_path = str(tmp_path / "model")
+    cfg.synthesis.sampler.model.param_dtype = cfg.synthesis.sampler.model.compute_dtype = "float32"
+    cfg.synthesis.sampler.mesh.shape = (-1, 1, 1)
     cfg.synthesis.sampler.batch_size = 4
     cfg.synthesis.sampler.max_new_tokens = 16
     cfg.synthesis.sampler.prompt_buckets = (1024, 2048)

@@ -194,7 +194,7 @@ def test_mbpp_plus_style_rows(tmp_path):
 def test_reader_errors_point_at_file_and_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(HE_PLUS_ROW) + "\n{not json\n")
-    with pytest.raises(ValueError, match=r"bad.jsonl:2: not valid JSON"):
+    with pytest.raises(ValueError, match=r"bad.jsonl:2: malformed JSON"):
         B.load_evalplus(str(bad))
     missing = _write_jsonl(tmp_path / "missing.jsonl", [{"task_id": "x", "prompt": "p"}])
     with pytest.raises(ValueError, match=r"missing.jsonl:1: missing field\(s\) \['entry_point'\]"):

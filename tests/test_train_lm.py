@@ -177,7 +177,7 @@ def test_train_lm_launch_end_to_end(tmp_path, tok_dir, sft_file, jax_cache):
 
     workdir = tmp_path / "run"
     cmd = [sys.executable, os.path.join(REPO, "launch", "train_lm.py"),
-           f"--config={os.path.join(REPO, 'configs', 'lm.py')}:cpu_tiny", f"--config.tokenizer={tok_dir}",
+           f"--config={os.path.join(REPO, 'configs', 'lm.py')}:cpu_tiny", f"--config.model.tokenizer={tok_dir}",
            f"--config.data.train={sft_file}", "--config.train.total_steps=10", "--config.train.save_every=5",
            "--config.train.eval_every=5", "--config.data.max_length=48", "--config.data.num_buckets=1",
            "--config.optim.lr=3e-3", f"--workdir={workdir}"]

@@ -231,7 +231,7 @@ def test_train_rm_launch_end_to_end(tmp_path, tok_dir, pairs_file, jax_cache):
 
     workdir = tmp_path / "run"
     cmd = [sys.executable, os.path.join(REPO, "launch", "train_rm.py"),
-           f"--config={os.path.join(REPO, 'configs', 'rm.py')}:cpu_tiny", f"--config.tokenizer={tok_dir}",
+           f"--config={os.path.join(REPO, 'configs', 'rm.py')}:cpu_tiny", f"--config.model.tokenizer={tok_dir}",
            f"--config.data.train={pairs_file}", "--config.train.total_steps=12", "--config.train.save_every=6",
            "--config.train.eval_every=6", "--config.data.num_buckets=1", f"--workdir={workdir}"]
     env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=jax_cache, **CACHE_ENV)
@@ -342,7 +342,7 @@ def test_run_training_from_an_hf_causal_lm_checkpoint(tmp_path, tok_dir, pairs_f
     cfg = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cfg)
     c = cfg.get_config("cpu_tiny")
-    c.model.init, c.model.hf_path, c.tokenizer = "hf", str(tmp_path / "base"), tok_dir
+    c.model.init, c.model.hf_path, c.model.tokenizer = "hf", str(tmp_path / "base"), tok_dir
     c.data.train, c.data.num_buckets = pairs_file, 1
     c.train.total_steps, c.train.save_every, c.train.eval_every = 4, 0, 0
     c.mesh.shape = (2, 2, 2)

@@ -1,4 +1,6 @@
 """Shared absl flags of the data-pipeline launch scripts (config file, input, output, workdir)."""
+from typing import Callable
+
 from absl import flags
 
 from acecoder_jax import cli
@@ -24,3 +26,18 @@ def inputs(required: bool = True):
 def print_stats(stats: dict) -> None:
     import json
     print(json.dumps(stats, sort_keys=True))
+
+
+def stage_entry(runner: str, *, shards: bool = True) -> Callable[[], None]:
+    """The entry() of a data stage run by `stages.<runner>(config, inputs, output[, workdir],
+    overwrite)`: --input and --output required, the stage's stats printed as one JSON line."""
+    flags.mark_flags_as_required(["input", "output"])
+
+    def main(argv):
+        del argv
+        from acecoder_jax.data import stages
+
+        workdir = (WORKDIR.value,) if shards else ()
+        print_stats(getattr(stages, runner)(CONFIG.value, inputs(), OUTPUT.value, *workdir, OVERWRITE.value))
+
+    return lambda: cli.run(main)

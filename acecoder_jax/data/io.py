@@ -145,14 +145,18 @@ def iter_jsonl_lines(path: str) -> Iterator[tuple[int, dict | RecordReadError]]:
         yield lineno, rec
 
 
-def read_jsonl(path: str) -> list[dict]:
-    """All records; the first bad line raises RecordReadError (use iter_jsonl_lines to tolerate)."""
-    out = []
-    for _, rec in iter_jsonl_lines(path):
+def iter_jsonl(path: str) -> Iterator[tuple[int, dict]]:
+    """(line number, record) per non-blank line; the first bad line raises RecordReadError naming
+    the file and line (iter_jsonl_lines tolerates them instead)."""
+    for lineno, rec in iter_jsonl_lines(path):
         if isinstance(rec, RecordReadError):
             raise rec
-        out.append(rec)
-    return out
+        yield lineno, rec
+
+
+def read_jsonl(path: str) -> list[dict]:
+    """All records of a jsonl(.gz) file; the first bad line raises RecordReadError."""
+    return [rec for _, rec in iter_jsonl(path)]
 
 
 def dumps_jsonl(records: Iterable[dict]) -> bytes:
@@ -171,7 +175,9 @@ def write_jsonl(path: str, records: Iterable[dict]) -> int:
 
 
 def read_parquet(path: str) -> list[dict]:
-    import pyarrow.parquet as pq
+    from acecoder_jax.extras import need
+
+    pq = need("pyarrow.parquet", f"reading {path}")
     with fsspec.open(path, "rb") as f:
         table = pq.read_table(f)
     return table.to_pylist()
@@ -179,8 +185,10 @@ def read_parquet(path: str) -> list[dict]:
 
 def write_parquet(path: str, records: Iterable[dict], schema=None) -> int:
     import io as _io
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from acecoder_jax.extras import need
+
+    pa, pq = need("pyarrow", f"writing {path}"), need("pyarrow.parquet", f"writing {path}")
     records = list(records)
     table = pa.Table.from_pylist(records, schema=schema)
     buf = _io.BytesIO()

@@ -116,7 +116,9 @@ def validate_pair(rec: dict) -> dict:
 
 def acecode_arrow_schema():
     """Arrow schema of AceCode-87K (completion_id stored as int64, as in the release)."""
-    import pyarrow as pa
+    from acecoder_jax.extras import need
+
+    pa = need("pyarrow", "parquet schemas")
     inference = pa.struct([("model_name", pa.string()), ("completion_id", pa.int64()),
                            ("completion", pa.string()), ("pass_rate", pa.float64())])
     message = pa.struct([("role", pa.string()), ("content", pa.string())])
@@ -126,7 +128,9 @@ def acecode_arrow_schema():
 
 
 def pair_arrow_schema():
-    import pyarrow as pa
+    from acecoder_jax.extras import need
+
+    pa = need("pyarrow", "parquet schemas")
     return pa.schema([("id", pa.string()), ("instruction", pa.string()), ("chosen", pa.string()),
                       ("rejected", pa.string()), ("chosen_id", pa.int64()), ("rejected_id", pa.int64()),
                       ("chosen_pass_rate", pa.float64()), ("rejected_pass_rate", pa.float64()),

@@ -54,20 +54,21 @@ def _openai_synthesizer(cfg, workdir: str):
 @SYNTHESIZERS.register("sampler")
 def _sampler_synthesizer(cfg, workdir: str):
     """An in-process JAX model as the test writer."""
+    from acecoder_jax import builders
     from acecoder_jax.data.synthesis.backend import LLMSynthesizer
     from acecoder_jax.data.synthesis.sampler_backend import SamplerChatModel
-    from acecoder_jax.models import load_hf
-    from acecoder_jax.parallel import make_mesh
+    from acecoder_jax.models.init import build_model
     from acecoder_jax.sampling import Sampler
-    from acecoder_jax.tokenization import load_tokenizer, pad_token_id
+    from acecoder_jax.tokenization import pad_token_id
     syn = cfg.synthesis
     sc = syn.sampler
-    tok = load_tokenizer(sc.tokenizer or sc.hf_path)
-    model, _ = load_hf(sc.hf_path, mesh=make_mesh(tuple(sc.mesh_shape)), param_dtype=sc.param_dtype)
+    what = "config.synthesis.sampler.model"
+    tok = builders.tokenizer_from(sc.model, what)
+    model, _ = build_model(sc.model, head="lm", mesh=builders.mesh_from(sc), tokenizer=tok, seed=sc.seed, what=what)
     sampler = Sampler(model, tok, batch_size=sc.batch_size, prompt_buckets=tuple(sc.prompt_buckets),
                       pad_id=pad_token_id(tok))
     chat = SamplerChatModel(sampler, temperature=sc.temperature, max_new_tokens=sc.max_new_tokens,
-                            seed=sc.seed, model_name=sc.hf_path.rstrip("/").rsplit("/", 1)[-1])
+                            seed=sc.seed, model_name=sc.model.hf_path.rstrip("/").rsplit("/", 1)[-1])
     return LLMSynthesizer(chat, num_tests=syn.num_tests)
 
 

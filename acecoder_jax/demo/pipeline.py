@@ -93,7 +93,7 @@ def _records(run, name: str) -> list[dict]:
 
 def _rl_config(run, reward: str):
     c = run.config.rl.copy_and_resolve_references()
-    c.tokenizer = run.path("tokenizer")
+    c.model.tokenizer = run.path("tokenizer")
     c.model.hf_path = run.path("sft", "hf")
     c.data.train = run.path("data", "train.jsonl")
     c.data.eval = run.path("data", "heldout.jsonl")
@@ -101,18 +101,18 @@ def _rl_config(run, reward: str):
     if reward == "rm":
         import ml_collections
 
+        from acecoder_jax import config_blocks
+
         # The tests stay on with weight 0: they do not move the policy, they show what the RM
         # score is worth (train pass rate beside the raw RM score, step by step).
         c.reward = ml_collections.ConfigDict({"tests": c.reward.tests.to_dict()})
         c.reward.tests.weight = 0.0
         c.reward.reward_model = ml_collections.ConfigDict()
         c.reward.reward_model.weight = 1.0
-        c.reward.reward_model.path = run.path("rm", "hf")
         c.reward.reward_model.normalize = run.config.rl_rm.normalize
-        c.reward.reward_model.batch_size = 64
-        c.reward.reward_model.max_length = run.config.rm.data.max_length
-        c.reward.reward_model.param_dtype = "float32"
-        c.reward.reward_model.compute_dtype = "float32"
+        c.reward_model = config_blocks.reward_model_config(
+            hf_path=run.path("rm", "hf"), param_dtype="float32", compute_dtype="float32", batch_size=64,
+            max_length=run.config.rm.data.max_length)
     return c
 
 
@@ -161,7 +161,7 @@ def stage_tokenizer(run) -> dict:
     for r in _records(run, "filtered.jsonl"):
         program = _normalised(r["seed_program"])
         corpus.append("\n".join([r["question"], program, *mutants(r["seed_program"], seed=0)[:4], *r["test_cases"]]))
-    tok = train_sentencepiece(corpus, run.config.tokenizer.vocab_size, run.path("tokenizer"))
+    tok = train_sentencepiece(corpus, run.config.tokenizer_training.vocab_size, run.path("tokenizer"))
     return {"vocab_size": len(tok), "corpus_documents": len(corpus)}
 
 
@@ -183,7 +183,7 @@ def stage_sft(run) -> dict:
                          "response": _normalised(r["seed_program"]) if right else rng.choice(wrong)})
     io.write_jsonl(run.path("sft", "sft.jsonl"), rows)
     c = run.config.sft.copy_and_resolve_references()
-    c.tokenizer = run.path("tokenizer")
+    c.model.tokenizer = run.path("tokenizer")
     c.data.train = run.path("sft", "sft.jsonl")
     c.seed = run.config.seed
     result = run_training(c, run.path("sft"))
@@ -243,7 +243,7 @@ def stage_rm(run) -> dict:
     from acecoder_jax.train.run import run_training
 
     c = run.config.rm.copy_and_resolve_references()
-    c.tokenizer = run.path("tokenizer")
+    c.model.tokenizer = run.path("tokenizer")
     c.model.hf_path = run.path("sft", "hf")
     c.data.train = run.path("data", "pairs.jsonl")
     c.seed = run.config.seed

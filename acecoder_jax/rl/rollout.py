@@ -29,6 +29,7 @@ from acecoder_jax.rl.algorithms import (ADVANTAGE_ESTIMATORS, KL_ESTIMATORS, ent
 from acecoder_jax.sampling import Completion, Sampler, SamplingParams
 from acecoder_jax.tokenization import bucket_length
 from acecoder_jax.train.data import holdout_indices
+from acecoder_jax.train.lm_loss import map_position_chunks
 
 # --------------------------------------------------------------------------------------------
 # Problems: what a rollout prompts with and tests against
@@ -36,7 +37,10 @@ from acecoder_jax.train.data import holdout_indices
 
 
 @dataclasses.dataclass(frozen=True)
-class Problem:
+class RLProblem:
+    """A training question with its tests and the prompt the policy continues (a benchmark task to
+    evaluate on is evaluation.benchmarks.Problem)."""
+
     id: str
     question: str
     tests: tuple[str, ...]
@@ -46,13 +50,13 @@ class Problem:
 class ProblemSet:
     """Problems indexed like a dataset, so `train.data.BatchSchedule` can order them by (seed, step)."""
 
-    def __init__(self, problems: Sequence[Problem]):
+    def __init__(self, problems: Sequence[RLProblem]):
         self.problems = list(problems)
 
     def __len__(self) -> int:
         return len(self.problems)
 
-    def batch(self, indices: Sequence[int]) -> list[Problem]:
+    def batch(self, indices: Sequence[int]) -> list[RLProblem]:
         return [self.problems[int(i)] for i in indices]
 
     def subset(self, indices: Sequence[int]) -> "ProblemSet":
@@ -65,13 +69,13 @@ class ProblemSet:
 
 
 def make_problem(tokenizer, template: str, pid: str, question: str, tests: Sequence[str],
-                 num_prompt_tests: int = 1) -> Problem:
+                 num_prompt_tests: int = 1) -> RLProblem:
     if not isinstance(question, str) or not question.strip():
         raise ValueError(f"problem {pid}: question must be a non-empty str")
     if isinstance(tests, str) or not tests or not all(isinstance(t, str) and t.strip() for t in tests):
         raise ValueError(f"problem {pid}: tests must be a non-empty list of assert strings")
     text = PROMPT_TEMPLATES[template](tokenizer, question, tests, num_prompt_tests)
-    return Problem(str(pid), question, tuple(tests), text)
+    return RLProblem(str(pid), question, tuple(tests), text)
 
 
 def load_problems(paths: str, tokenizer, *, template: str, num_prompt_tests: int = 1) -> ProblemSet:
@@ -174,30 +178,13 @@ def response_log_probs(model, input_ids: jax.Array, attention_mask: jax.Array, r
     if start < 1:
         raise ValueError(f"response_len={response_len} leaves no prompt column in length {length}")
     h = hidden[:, start - 1:length - 1]  # position t predicts token t + 1
-    targets = input_ids[:, start:]
-    b, r, e = h.shape
-    c = max(1, min(chunk, r))
-    n = -(-r // c)
-    pad = n * c - r
-    if pad:
-        h = jnp.pad(h, ((0, 0), (0, pad), (0, 0)))
-        targets = jnp.pad(targets, ((0, 0), (0, pad)))
-    hs = h.reshape(b, n, c, e).swapaxes(0, 1)
-    ts = targets.reshape(b, n, c).swapaxes(0, 1)
 
-    @jax.checkpoint
     def one(hc, tc):
         logits = model.logits(hc)
         logp = token_log_probs(logits, tc, temperature)
-        ent = entropy_from_logits(logits, temperature) if with_entropy else jnp.zeros_like(logp)
-        return logp, ent
+        return logp, (entropy_from_logits(logits, temperature) if with_entropy else jnp.zeros_like(logp))
 
-    def body(_, xs):
-        return None, one(*xs)
-
-    _, (logp, ent) = jax.lax.scan(body, None, (hs, ts))
-    logp = logp.swapaxes(0, 1).reshape(b, n * c)[:, :r]
-    ent = ent.swapaxes(0, 1).reshape(b, n * c)[:, :r]
+    logp, ent = map_position_chunks(one, h, input_ids[:, start:], chunk=max(1, chunk))
     return logp, (ent if with_entropy else None)
 
 
@@ -282,7 +269,7 @@ class RolloutBatch:
     rewards: np.ndarray  # [B] scalar rewards
     reward_details: dict[str, np.ndarray]
     completions: list[str]
-    problems: list[Problem]  # per row
+    problems: list[RLProblem]  # per row
     metrics: dict[str, float]
 
 
@@ -307,7 +294,7 @@ class RolloutWorker:
         self.pad_id = pad_token_id(tokenizer)
         self._encoded: dict[str, list[int]] = {}
 
-    def _prompt_ids(self, problem: Problem) -> list[int]:
+    def _prompt_ids(self, problem: RLProblem) -> list[int]:
         ids = self._encoded.get(problem.prompt)
         if ids is None:
             ids = list(self.tokenizer(problem.prompt, add_special_tokens=False)["input_ids"])
@@ -316,12 +303,12 @@ class RolloutWorker:
             self._encoded[problem.prompt] = ids
         return ids
 
-    def sample(self, problems: Sequence[Problem], params, seed: int,
+    def sample(self, problems: Sequence[RLProblem], params, seed: int,
                sampling: Optional[SamplingParams] = None) -> list[list[Completion]]:
         sp = dataclasses.replace(sampling or self.sampling, seed=int(seed))
         return self.sampler.generate_ids([self._prompt_ids(p) for p in problems], sp, params_state=params)
 
-    def collect(self, problems: Sequence[Problem], graphdef, params, ref_params, seed: int) -> RolloutBatch:
+    def collect(self, problems: Sequence[RLProblem], graphdef, params, ref_params, seed: int) -> RolloutBatch:
         t0 = time.perf_counter()
         per_prompt = self.sample(problems, params, seed)
         t_sample = time.perf_counter() - t0

@@ -26,7 +26,6 @@ from acecoder_jax.tokenization import stop_token_ids
 from acecoder_jax.train.data import BatchSchedule
 from acecoder_jax.train.step import init_train_state, make_train_step
 
-RM_LOAD_FIELDS = ("path", "batch_size", "max_length", "param_dtype", "compute_dtype")  # how to load, not score
 
 
 class RLSizes(NamedTuple):
@@ -90,14 +89,10 @@ def reward_from(config, mesh, executor) -> Callable:
     if "reward_model" in spec:
         from acecoder_jax.rm.scoring import load_reward_scorer
 
-        rm = spec["reward_model"]
-        if not rm.get("path"):
-            raise ConfigError("config.reward.reward_model.path is empty: give the RM checkpoint (HF dir, "
-                              "gs:// or Hub id)")
-        resources["score_fn"] = load_reward_scorer(
-            rm["path"], mesh=mesh, batch_size=rm.get("batch_size", 8), max_length=rm.get("max_length", 2048),
-            param_dtype=rm.get("param_dtype", "bfloat16"), compute_dtype=rm.get("compute_dtype", "bfloat16"))
-    spec = {name: {k: v for k, v in cfg.items() if k not in RM_LOAD_FIELDS} for name, cfg in spec.items()}
+        if "reward_model" not in config:
+            raise ConfigError("config.reward.reward_model needs a config.reward_model block (the RM to load: "
+                              "config_blocks.reward_model_config)")
+        resources["score_fn"] = load_reward_scorer(config.reward_model, mesh=mesh)
     return build_reward(spec, **resources)
 
 
@@ -121,7 +116,7 @@ def build_learner(config, workdir: str, *, problems: Optional[ProblemSet] = None
     c, ro, al = config, config.rollout, config.algo
     builders.start_run(c, workdir)
     mesh = builders.mesh_from(c)
-    tokenizer = builders.tokenizer_from(c)
+    tokenizer = builders.tokenizer_from(c.model)
     sizes = rl_sizes(c, mesh)
 
     if problems is None:

@@ -93,27 +93,24 @@ def rerank(problems: Sequence[Problem], config) -> tuple[dict, list[dict]]:
     """Best-of-N over `problems` as a best_of_n config (configs/best_of_n.py) describes it: the
     policy and RM from their hf_paths, the sampler, config.bon's settings and config.execution.
     launch/best_of_n.py and the demo both run this. Returns evaluate_best_of_n's (summary, records)."""
+    from acecoder_jax import builders
     from acecoder_jax.errors import ConfigError
     from acecoder_jax.execution import build_executor
-    from acecoder_jax.models import load_hf
-    from acecoder_jax.parallel import make_mesh
+    from acecoder_jax.models.init import build_model
     from acecoder_jax.rm.scoring import load_reward_scorer
-    from acecoder_jax.tokenization import load_tokenizer, pad_token_id, stop_token_ids, tokenizer_path
+    from acecoder_jax.tokenization import pad_token_id, stop_token_ids
 
     for name in ("policy", "reward_model"):
         if not config[name].hf_path:
             raise ConfigError(f"config.{name}.hf_path is empty: give --config.{name}.hf_path=DIR (local, "
                               "gs:// or a Hugging Face Hub id)")
-    mesh = make_mesh(tuple(config.mesh.shape))
-    policy_tok, rm_tok = (load_tokenizer(tokenizer_path(config[name].tokenizer, config[name].hf_path,
-                                                        f"config.{name}.tokenizer", f"config.{name}.hf_path"))
-                          for name in ("policy", "reward_model"))
-    policy, _ = load_hf(config.policy.hf_path, head="lm", mesh=mesh, param_dtype=config.policy.param_dtype)
+    mesh = builders.mesh_from(config)
+    policy_tok = builders.tokenizer_from(config.policy, "config.policy")
+    policy, _ = build_model(config.policy, head="lm", mesh=mesh, tokenizer=policy_tok, seed=config.bon.seed,
+                            what="config.policy")
     sampler = Sampler(policy, policy_tok, batch_size=config.sampler.batch_size,
                       prompt_buckets=tuple(config.sampler.prompt_buckets), pad_id=pad_token_id(policy_tok))
-    rm = config.reward_model
-    scorer = load_reward_scorer(rm.hf_path, rm_tok, mesh=mesh, batch_size=rm.batch_size, max_length=rm.max_length,
-                                param_dtype=rm.param_dtype)
+    scorer = load_reward_scorer(config.reward_model, mesh=mesh)
     b = config.bon
     settings = BestOfNSettings(n=b.n, temperature=b.temperature, top_p=b.top_p, max_new_tokens=b.max_new_tokens,
                                seed=b.seed, timeout_s=b.timeout_s, selection=b.selection, template=b.template)

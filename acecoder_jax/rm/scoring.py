@@ -15,6 +15,7 @@ import jax
 import numpy as np
 from flax import nnx
 
+from acecoder_jax.errors import ConfigError
 from acecoder_jax.models.decoder import DecoderModel
 from acecoder_jax.parallel import batch_sharding, place_batch
 from acecoder_jax.prompts import reward_model_text
@@ -66,14 +67,18 @@ class RewardScorer:
         return self.score_texts([reward_model_text(self.tokenizer, q, r) for q, r in zip(questions, responses)])
 
 
-def load_reward_scorer(path: str, tokenizer=None, *, mesh=None, batch_size: int = 8, max_length: int = 2048,
-                       param_dtype: str = "float32", compute_dtype: str | None = None,
+def load_reward_scorer(block, *, mesh=None, what: str = "config.reward_model",
                        buckets: Sequence[int] = DEFAULT_BUCKETS) -> RewardScorer:
-    """The scorer of an RM checkpoint (ours or an imported AceCodeRM; HF dir, gs:// or Hub id),
-    with the checkpoint's own tokenizer unless one is given."""
-    from acecoder_jax.models import load_hf
-    from acecoder_jax.tokenization import load_tokenizer
+    """The scorer of a `reward_model` block (config_blocks.reward_model_config): an RM checkpoint,
+    ours or an imported AceCodeRM (HF dir, gs:// or Hub id), with its tokenizer, batch size and
+    length limit. `what` names the block in errors."""
+    from acecoder_jax import builders
+    from acecoder_jax.models.init import build_model
 
-    model, _ = load_hf(path, head="reward", mesh=mesh, param_dtype=param_dtype, compute_dtype=compute_dtype)
-    return RewardScorer(model, tokenizer if tokenizer is not None else load_tokenizer(path), batch_size=batch_size,
-                        buckets=buckets, max_length=max_length, mesh=mesh)
+    if not block.hf_path:
+        raise ConfigError(f"{what}.hf_path is empty: give the RM checkpoint (an HF dir, gs:// or a Hugging Face "
+                          f"Hub id) with --{what}.hf_path=DIR")
+    tokenizer = builders.tokenizer_from(block, what)
+    model, _ = build_model(block, head="reward", mesh=mesh, tokenizer=tokenizer, seed=0, what=what)
+    return RewardScorer(model, tokenizer, batch_size=block.batch_size, buckets=buckets, max_length=block.max_length,
+                        mesh=mesh)

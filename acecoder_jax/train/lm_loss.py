@@ -2,8 +2,9 @@
 
 With a 152K vocabulary a [B, T, V] float32 logits tensor is the largest activation of a step, so
 the loss never builds it: the hidden states are cut into chunks along the sequence, and each
-chunk's logits are made, reduced to (sum of NLL, correct count) and dropped inside a rematerialised
-scan body, so the backward pass recomputes them one chunk at a time as well.
+chunk's logits are made, reduced to per-position NLL and hits and dropped inside a rematerialised
+scan body, so the backward pass recomputes them one chunk at a time as well (`map_position_chunks`,
+which RL's log-probs use too).
 
 Batch layout (left padded): input_ids / attention_mask / loss_mask, all [B, T]. loss_mask[b, t] = 1
 marks token t as a response token to be predicted (from the hidden state at t - 1). An optional
@@ -25,44 +26,46 @@ def shifted_targets(input_ids: jax.Array, loss_mask: jax.Array) -> tuple[jax.Arr
     return input_ids[:, 1:], loss_mask[:, 1:].astype(jnp.float32)
 
 
+def map_position_chunks(fn, hidden: jax.Array, *per_position: jax.Array, chunk: int = DEFAULT_CHUNK):
+    """fn applied to the sequence `chunk` positions at a time, its outputs put back together.
+
+    hidden [B, L, E] and each of `per_position` [B, L] are cut into [B, C] chunks (L padded up to a
+    multiple of C; padded positions are dropped from the outputs). fn(h [B, C, E], *xs [B, C]) ->
+    a tuple of [B, C] arrays; the result is that tuple at [B, L]. fn runs in a rematerialised scan
+    body, so the logits it makes exist one [B, C, V] block at a time, forward and backward: the one
+    place the LM loss and RL's log-probs avoid a [B, L, V] tensor.
+    """
+    if chunk <= 0:
+        raise ValueError(f"chunk must be positive, got {chunk}")
+    b, length, e = hidden.shape
+    c = min(chunk, length)
+    n = -(-length // c)
+    pad = n * c - length
+
+    def to_chunks(x):
+        x = jnp.pad(x, ((0, 0), (0, pad)) + ((0, 0),) * (x.ndim - 2)) if pad else x
+        return x.reshape(b, n, c, *x.shape[2:]).swapaxes(0, 1)
+
+    body = jax.checkpoint(lambda _, xs: (None, fn(*xs)))
+    _, outs = jax.lax.scan(body, None, tuple(to_chunks(x) for x in (hidden, *per_position)))
+    return tuple(o.swapaxes(0, 1).reshape(b, n * c)[:, :length] for o in outs)
+
+
 def chunked_nll(hidden: jax.Array, targets: jax.Array, weights: jax.Array, logits_fn, *,
                 chunk: int = DEFAULT_CHUNK) -> tuple[jax.Array, jax.Array]:
     """(sum of weighted NLL, weighted count of argmax hits) over [B, L] positions, chunk by chunk.
 
     hidden [B, L, E]; targets [B, L] int; weights [B, L] float; logits_fn(hidden [B, C, E]) ->
-    float32 logits [B, C, V]. L is padded up to a multiple of `chunk` with zero weight.
+    float32 logits [B, C, V].
     """
-    if chunk <= 0:
-        raise ValueError(f"chunk must be positive, got {chunk}")
-    b, length, e = hidden.shape
-    chunk = min(chunk, length)
-    n = -(-length // chunk)
-    pad = n * chunk - length
-    if pad:
-        hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
-        targets = jnp.pad(targets, ((0, 0), (0, pad)))
-        weights = jnp.pad(weights, ((0, 0), (0, pad)))
-    # [n, B, C, ...] so the scan walks the sequence
-    hs = hidden.reshape(b, n, chunk, e).swapaxes(0, 1)
-    ts = targets.reshape(b, n, chunk).swapaxes(0, 1)
-    ws = weights.reshape(b, n, chunk).swapaxes(0, 1)
-
-    @jax.checkpoint
-    def one(h, t, w):
+    def one(h, t):
         logits = logits_fn(h)
-        logz = jax.nn.logsumexp(logits, axis=-1)
         picked = jnp.take_along_axis(logits, t[..., None], axis=-1)[..., 0]
-        nll = jnp.sum((logz - picked) * w)
-        hits = jnp.sum((jnp.argmax(logits, axis=-1) == t).astype(jnp.float32) * w)
-        return nll, hits
+        nll = jax.nn.logsumexp(logits, axis=-1) - picked
+        return nll, (jnp.argmax(logits, axis=-1) == t).astype(jnp.float32)
 
-    def body(carry, xs):
-        nll, hits = one(*xs)
-        return (carry[0] + nll, carry[1] + hits), None
-
-    zero = jnp.zeros((), jnp.float32)
-    (nll, hits), _ = jax.lax.scan(body, (zero, zero), (hs, ts, ws))
-    return nll, hits
+    nll, hits = map_position_chunks(one, hidden, targets, chunk=chunk)
+    return jnp.sum(nll * weights), jnp.sum(hits * weights)
 
 
 def response_lm_loss(model, batch: dict, *, chunk: int = DEFAULT_CHUNK) -> tuple[jax.Array, dict]:

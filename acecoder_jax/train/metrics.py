@@ -9,6 +9,7 @@ whole (it stays small: one line per logged step). Only process 0 writes.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -45,7 +46,7 @@ def read_metrics(workdir: str, split: Optional[str] = None) -> list[dict]:
     path = io.join(workdir, METRICS_FILE)
     if not io.exists(path):
         return []
-    rows = [json.loads(line) for line in io.read_text(path).splitlines() if line.strip()]
+    rows = io.read_jsonl(path)
     return [r for r in rows if split is None or r.get("split") == split]
 
 
@@ -66,8 +67,13 @@ class MetricsWriter:
         if not self._local and io.exists(self._jsonl):
             self._rows = [l for l in io.read_text(self._jsonl).splitlines() if l.strip()]
         if tensorboard:
-            from tensorboardX import SummaryWriter
+            from acecoder_jax.extras import MissingExtra, need
 
+            try:
+                SummaryWriter = need("tensorboardX", "TensorBoard event files").SummaryWriter
+            except MissingExtra as e:
+                logging.warning("%s; metrics go to %s only", e, METRICS_FILE)
+                return
             if self._local:
                 logdir = io.join(workdir, TENSORBOARD_DIR)
             else:

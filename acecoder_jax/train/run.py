@@ -64,7 +64,7 @@ def run_training(config, workdir: str, *, objective_name: Optional[str] = None) 
     initialize_multihost()
     builders.start_run(config, workdir)
     mesh = builders.mesh_from(config)
-    tokenizer = builders.tokenizer_from(config)
+    tokenizer = builders.tokenizer_from(config.model)
 
     objective_ = make_objective(objective_name, **config.loss.to_dict())
     train_set, eval_set, stats = _load_datasets(config, tokenizer, workdir, objective_name)
