@@ -16,6 +16,8 @@ def base() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.shard_size = 64
     c.progress = True
+    # A stage that reads no records, or keeps none, fails (exit 2) naming its input; False: a warning.
+    c.fail_on_empty = True
 
     c.execution = config_blocks.execution_config()
 

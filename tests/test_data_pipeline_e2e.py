@@ -63,14 +63,15 @@ def test_pipeline_kill_resume_and_stats(tmp_path):
     os.remove(synth)
     bad = _cli("synthesize.py", f"--output={synth}", f"--workdir={work}", *TOY, "--config.synthesis.num_tests=5",
                check=False)
-    assert bad.returncode != 0 and "different run" in bad.stderr
+    assert bad.returncode == 2 and "came from other inputs or config (config.synthesis.num_tests: 20 -> 5); " \
+        "pass --overwrite" in bad.stderr, bad.stderr
     _cli("synthesize.py", f"--output={synth}", f"--workdir={work}", *TOY)
 
     # 2. proxy filter, with bad records appended
     dirty = str(tmp_path / "dirty.jsonl")
     good = open(synth, "rb").read()
     broken_tests = {**records[0], "id": "broken", "test_cases": ["assert f(1 ==", "x = 1"]}
-    no_question = {k: v for k, v in records[1].items() if k != "question"}
+    no_question = {**{k: v for k, v in records[1].items() if k != "question"}, "id": "no_question"}
     empty = {**records[2], "id": "empty", "test_cases": []}
     # a proxy that fails most tests -> question dropped for too few
     weak = {**records[3], "id": "weak", "seed_program": records[3]["seed_program"].replace("return", "return 0 and")}

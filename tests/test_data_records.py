@@ -191,7 +191,7 @@ def test_stage_on_gcs_resumes_and_writes_stats(fake_gcs_bucket):
 
     st = stage.Stage("square", out, shard_size=4, config={"k": 1}, progress=False)
     # finish shard 0 only, as if killed: simulate by running the internal shard step
-    st._check_manifest(["in"])
+    st._check_manifest(stage.input_fingerprint(["in"], {"k": 1}, 4, embedded=True))
     st._process_shard(0, recs[:4], process)
     stats = st.run(["in"], process, records=recs)
     assert calls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # shard 0 was done: run() skips it
@@ -201,6 +201,7 @@ def test_stage_on_gcs_resumes_and_writes_stats(fake_gcs_bucket):
     assert io.read_json(out + ".stats.json")["records_in"] == 11
     assert io.read_jsonl(out + ".rejects.jsonl")[0]["reason"] == "malformed_json"
     assert st.run(["in"], process, records=recs)["skipped_finished"] is True
-    with pytest.raises(RuntimeError, match="different run"):
+    with pytest.raises(stage.StageChanged, match=r"the shards in .* came from other inputs or config "
+                                                 r"\(shard_size 4 -> 5\); pass --overwrite"):
         io.fs_and_path(out)[0].rm(io.fs_and_path(out)[1])
         stage.Stage("square", out, shard_size=5, config={"k": 1}, progress=False).run(["in"], process, records=recs)

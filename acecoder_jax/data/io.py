@@ -6,6 +6,7 @@ place; on object stores one upload is already all-or-nothing, so the object is w
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -77,6 +78,23 @@ def count_lines(path: str) -> int:
     """Non-blank lines of a local uncompressed text file (a cheap record count for progress bars)."""
     with open(path[len("file://"):] if path.startswith("file://") else path, "rb") as f:
         return sum(1 for line in f if line.strip())
+
+
+def file_identity(path: str) -> dict:
+    """What a file's content is, cheaply: local files by size and SHA-256 of the bytes (a copy or a
+    touch keeps it, any edit changes it); object-store files by size and the store's own version
+    (GCS generation / md5, else etag / mtime), without downloading them."""
+    fs, p = fs_and_path(path)
+    if is_local(path):
+        digest = hashlib.sha256()
+        with open(p, "rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+        return {"path": path, "size": os.path.getsize(p), "sha256": digest.hexdigest()}
+    info = fs.info(p)
+    version = next((str(info[k]) for k in ("generation", "md5Hash", "ETag", "etag", "mtime", "updated")
+                    if info.get(k) is not None), None)
+    return {"path": path, "size": int(info.get("size") or 0), "version": version}
 
 
 def read_bytes(path: str) -> bytes:

@@ -19,8 +19,22 @@ from acecoder_jax.registry import Registry
 PARSE_ERRORS = ("empty_reply", "no_json", "no_question", "no_tests")
 
 
-def _cfg_dict(cfg) -> dict:
-    return cfg.to_dict() if hasattr(cfg, "to_dict") else dict(cfg)
+# Execution fields that can change a program's result (the rest say where and how fast it runs).
+RESULT_EXECUTION_FIELDS = ("timeout_s", "memory_mb")
+
+
+def _fingerprinted(cfg, *blocks: str) -> dict:
+    """The parts of the data config a stage's output depends on: its own blocks and, when it runs
+    programs, the execution limits; not where programs run, progress bars or the shard size."""
+    out = {name: cfg[name].to_dict() for name in blocks if name != "execution"}
+    if "execution" in blocks:
+        out["execution"] = {k: cfg.execution[k] for k in RESULT_EXECUTION_FIELDS}
+    return out
+
+
+def _stage(cfg, name: str, output: str, workdir: str | None, overwrite: bool, config: dict, **kw) -> stage.Stage:
+    return stage.Stage(name, output, _workdir(output, workdir, name), cfg.shard_size, config=config,
+                       progress=cfg.progress, overwrite=overwrite, fail_on_empty=cfg.fail_on_empty, **kw)
 
 
 SYNTHESIZERS = Registry("synthesis backend")  # config.synthesis.backend -> builder(cfg, workdir)
@@ -92,7 +106,6 @@ def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | No
         inputs = [f"toy:{sc.num_toy_tasks}:{sc.toy_seed}:{','.join(map(str, difficulties))}"]
     elif not inputs:
         raise ConfigError(f"config.seeds.kind={sc.kind!r} needs --input")
-    wd = _workdir(output, workdir, "synthesize")
     synthesizer = make_synthesizer(cfg, workdir or os.path.dirname(output) or ".")
     kind_kwargs: dict[str, Any] = {}
     if sc.kind == "instruction":
@@ -140,8 +153,9 @@ def run_synthesize(cfg, inputs: list[str] | None, output: str, workdir: str | No
         n = t.get("records_out", 0)
         return {"tests_per_question": (t.get("tests_synthesized", 0) / n) if n else 0.0}
 
-    st = stage.Stage("synthesize", output, wd, cfg.shard_size, config=_cfg_dict(cfg), progress=cfg.progress,
-                     overwrite=overwrite, derive=derive)
+    # Raw seeds carry no ids of their own (they are derived): uniqueness is checked on the output.
+    st = _stage(cfg, "synthesize", output, workdir, overwrite, _fingerprinted(cfg, "seeds", "synthesis", "execution"),
+                derive=derive, record_key=None, output_key=stage.record_id)
     try:
         return st.run(inputs, process, records=records)
     finally:
@@ -154,14 +168,21 @@ def load_completions(path: str) -> dict[str, list[dict]]:
     """{question id: [{"model_name", "completion_id", "completion"}]} from a completions jsonl.
     Lines need "id" and "completion"; model_name defaults to "unknown", completion_id to the index."""
     index: dict[str, list[dict]] = {}
+    first: dict[tuple, int] = {}
     for lineno, rec in io.iter_records(path):
         if isinstance(rec, io.RecordReadError):
             raise ValueError(f"completions file {rec}")
         if not isinstance(rec.get("completion"), str) or rec.get("id") is None:
             raise ValueError(f"{path}:{lineno}: completion record needs 'id' and string 'completion'")
         group = index.setdefault(str(rec["id"]), [])
-        group.append({"model_name": rec.get("model_name", "unknown"),
-                      "completion_id": rec.get("completion_id", len(group)), "completion": rec["completion"]})
+        entry = {"model_name": rec.get("model_name", "unknown"),
+                 "completion_id": rec.get("completion_id", len(group)), "completion": rec["completion"]}
+        key = (str(rec["id"]), entry["model_name"], entry["completion_id"])
+        if key in first:
+            raise ValueError(f"{path}:{lineno}: completion {entry['completion_id']!r} of question {key[0]!r} by "
+                             f"{key[1]!r} repeats line {first[key]} (completion ids must be unique)")
+        first[key] = lineno
+        group.append(entry)
     return index
 
 
@@ -227,8 +248,10 @@ def run_proxy_filter(cfg, inputs: list[str], output: str, workdir: str | None = 
         return {"tests_per_question_before": t.get("tests_before", 0) / q_in if q_in else 0.0,
                 "tests_per_question_after": t.get("tests_after", 0) / q_out if q_out else 0.0}
 
-    st = stage.Stage("filter_tests", output, _workdir(output, workdir, "filter_tests"), cfg.shard_size,
-                     config=_cfg_dict(cfg), progress=cfg.progress, overwrite=overwrite, derive=derive)
+    config = _fingerprinted(cfg, "proxy", "execution")
+    if completions is not None:
+        config["proxy_completions_file"] = io.file_identity(pc.completions)
+    st = _stage(cfg, "filter_tests", output, workdir, overwrite, config, derive=derive)
     with executor:  # the pool lives as long as the stage
         return st.run(inputs, process)
 
@@ -274,9 +297,8 @@ def run_attach_inferences(cfg, inputs: list[str], completions_path: str, output:
         n = t.get("completions_executed", 0)
         return {"mean_pass_rate": t.get("pass_rate_sum", 0.0) / n if n else 0.0}
 
-    st = stage.Stage("attach_inferences", output, _workdir(output, workdir, "attach_inferences"),
-                     cfg.shard_size, config={"cfg": _cfg_dict(cfg), "completions": completions_path},
-                     progress=cfg.progress, overwrite=overwrite, derive=derive)
+    config = {**_fingerprinted(cfg, "execution"), "completions_file": io.file_identity(completions_path)}
+    st = _stage(cfg, "attach_inferences", output, workdir, overwrite, config, derive=derive)
     with executor:  # the pool lives as long as the stage
         return st.run(inputs, process)
 
@@ -304,32 +326,59 @@ def run_build_pairs(cfg, inputs: list[str], output: str, workdir: str | None = N
             for pr in got:
                 ctx.emit(pr)
 
-    st = stage.Stage("build_pairs", output, _workdir(output, workdir, "build_pairs"), cfg.shard_size,
-                     config=_cfg_dict(cfg.pairs), progress=cfg.progress, overwrite=overwrite)
+    # One question gives several pairs: the stats balance on questions that gave one.
+    st = _stage(cfg, "build_pairs", output, workdir, overwrite, _fingerprinted(cfg, "pairs"),
+                kept_key="questions_with_pairs")
     return st.run(inputs, process)
 
 
 # ---------------- hard subset ----------------
 
 def run_hard_subset(cfg, inputs: list[str], output: str, overwrite: bool = False) -> dict:
-    """Not sharded: the rule needs medians over the whole input. Idempotent (skips when done)."""
+    """Not sharded: the rule needs medians over the whole input. Skips when done with the same
+    inputs; refuses other inputs unless overwriting. Repeated ids are rejects, as in every stage."""
     from acecoder_jax.data import hard_subset
+    fingerprint = stage.input_fingerprint(inputs, {}, None)
     if io.exists(output) and io.exists(stage.stats_path(output)) and not overwrite:
-        return {**io.read_json(stage.stats_path(output)), "skipped_finished": True}
-    records, rejects = [], []
+        stats = io.read_json(stage.stats_path(output))
+        stage.check_rerun("hard_subset", output, stats.get("fingerprint"), fingerprint, False)
+        stage.check_not_empty(stats, cfg.fail_on_empty)
+        return {**stats, "skipped_finished": True}
+    ctx = stage.ShardContext(shard_index=0)
+    records, first, n_in = [], {}, 0
     for path in inputs:
         for lineno, rec in io.iter_records(path):
+            n_in += 1
+            where = f"{path}:{lineno}"
             if isinstance(rec, io.RecordReadError):
-                rejects.append({"reason": rec.kind, "detail": str(rec), "id": None, "raw": rec.raw})
+                ctx.reject(rec.kind, str(rec), None, rec.raw)
+                continue
+            if rec.get("id") in first:
+                ctx.reject("duplicate_id", f"{where}: id {rec['id']!r} already read at {first[rec['id']]}", rec["id"],
+                           rec)
                 continue
             try:
                 records.append(schemas.validate_acecode(rec, require_tests=False))
             except schemas.SchemaError as e:
-                rejects.append({"reason": "bad_field", "detail": f"{path}:{lineno}: {e}", "id": rec.get("id")})
-    kept, stats = hard_subset.hard_subset(records)
-    io.write_jsonl(stage.rejects_path(output), rejects)
+                ctx.reject("bad_field", f"{where}: {e}", rec.get("id"), rec)
+                continue
+            first[rec.get("id")] = where
+    kept, rule = hard_subset.hard_subset(records)
+    kept_ids = {id(r) for r in kept}
+    for r in records:
+        if id(r) not in kept_ids:
+            stats_r = hard_subset.pass_rate_stats(r)
+            ctx.drop("no_inferences" if stats_r is None else
+                     "mean_above_median" if stats_r[0] > rule["mean_median"] else "std_below_median")
+    io.write_jsonl(stage.rejects_path(output), ctx.rejects)
     io.write_jsonl(output, kept)
-    stats = {"stage": "hard_subset", "inputs": inputs, "output": output, **stats,
-             "rejected": {r["reason"]: sum(x["reason"] == r["reason"] for x in rejects) for r in rejects}}
+    stats = {"stage": "hard_subset", "inputs": inputs, "output": output, "records_in": n_in,
+             "records_out": len(kept), "records_kept": len(kept),
+             "rejected": {k[len("rejected."):]: v for k, v in ctx.counts.items() if k.startswith("rejected.")},
+             "dropped": {k[len("dropped."):]: v for k, v in ctx.counts.items() if k.startswith("dropped.")},
+             **{k: v for k, v in rule.items() if k not in ("records_in", "records_out")},  # the medians
+             "fingerprint": fingerprint}
+    stage.balance(stats)
     io.write_json(stage.stats_path(output), stats)
+    stage.check_not_empty(stats, cfg.fail_on_empty)
     return stats
