@@ -8,13 +8,17 @@ config snapshot, mesh, tokenizer, optimizer and schedule, checkpoint resume, HF 
 """
 from __future__ import annotations
 
+import json
 import logging
+import posixpath
 from typing import Any, NamedTuple, Optional
 
 import jax
 import optax
 
+from acecoder_jax.config_blocks import config_changes, shown_changes
 from acecoder_jax.data import io
+from acecoder_jax.errors import ConfigError
 
 CONFIG_FILE = "config.json"  # the resolved config of a run, in its workdir
 EXPORT_DIR = "hf"
@@ -27,16 +31,49 @@ class _DropOrbaxInfo(logging.Filter):
         return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
 
 
-def start_run(config, workdir: str) -> None:
-    """The run directory with the resolved config in it (so a workdir says how it was made)."""
+class WorkdirConfigChanged(ConfigError):
+    """A workdir holds a run made with another config."""
+
+
+def holds_a_run(workdir: str) -> bool:
+    """Whether `workdir` holds anything a run computed (anything besides config snapshots)."""
+    fs, path = io.fs_and_path(workdir)
+    names = [posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False)]
+    return any(not (n == CONFIG_FILE or (n.startswith("config.") and n.endswith(".json"))) for n in names)
+
+
+def start_run(config, workdir: str, *, allow_config_change: bool = False) -> None:
+    """The run directory with the resolved config in it (so a workdir says how it was made).
+
+    A workdir that already holds a run (anything besides its config snapshots: checkpoints,
+    metrics) made with another config is refused, naming each changed field (operational ones,
+    such as progress bars or where programs run, do not count), unless `allow_config_change`: then
+    the run goes on with the new config and the old one is kept as config.<n>.json beside it. A
+    run that failed before it wrote anything (a missing tokenizer, say) leaves nothing to protect.
+    """
     if not workdir:
         raise ValueError("workdir is required")
     for handler in logging.getLogger().handlers + logging.getLogger("absl").handlers:
         if not any(isinstance(f, _DropOrbaxInfo) for f in handler.filters):
             handler.addFilter(_DropOrbaxInfo())
     io.makedirs(workdir)
+    path = io.join(workdir, CONFIG_FILE)
+    text = config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
+    if io.exists(path) and holds_a_run(workdir):
+        changes = config_changes(io.read_json(path), json.loads(text))
+        if changes and not allow_config_change:
+            raise WorkdirConfigChanged(f"{workdir} holds a run made with another config ({shown_changes(changes)}); "
+                                       "pass --allow_config_change to go on with the new one, or use another "
+                                       "--workdir")
+        if changes and jax.process_index() == 0:
+            n = 1
+            while io.exists(io.join(workdir, f"config.{n}.json")):
+                n += 1
+            io.write_text(io.join(workdir, f"config.{n}.json"), io.read_text(path))
+            logging.warning("%s: config changed (%s); the old one is kept as config.%d.json", workdir,
+                            "; ".join(changes), n)
     if jax.process_index() == 0:
-        io.write_text(io.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2, sort_keys=True) + "\n")
+        io.write_text(path, text)
 
 
 def mesh_from(config):

@@ -162,6 +162,38 @@ def cpu_tiny_training(c: ml_collections.ConfigDict) -> None:
     c.export.dtype = "float32"
 
 
+# Fields that say where or how visibly a run executes, not what it computes: a change of one is not
+# a change of the run (data-stage fingerprints and workdir checks ignore them).
+OPERATIONAL_FIELDS = ("progress", "execution.backend", "execution.uri", "execution.num_workers",
+                      "execution.batch_timeout_s", "execution.idle_timeout_s", "execution.preimport")
+
+
+def _flat(tree, prefix: str = "") -> dict:
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix.rstrip("."): tree}
+
+
+def config_changes(old: dict, new: dict) -> list[str]:
+    """`config.a.b: old -> new` for every field that differs, operational fields left out."""
+    a, b = _flat(old or {}), _flat(new or {})
+
+    def operational(path: str) -> bool:
+        return any(path == f or path.endswith("." + f) for f in OPERATIONAL_FIELDS)
+
+    return [f"config.{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if a.get(k) != b.get(k) and not operational(k)]
+
+
+def shown_changes(changes: list[str], limit: int = 8) -> str:
+    """The first `limit` changes, joined for an error message."""
+    more = f"; and {len(changes) - limit} more" if len(changes) > limit else ""
+    return "; ".join(changes[:limit]) + more
+
+
 def select_variant(variants: dict[str, Callable[[], ml_collections.ConfigDict]], variant: str,
                    name: str) -> ml_collections.ConfigDict:
     if variant not in variants:

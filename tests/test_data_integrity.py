@@ -173,3 +173,40 @@ def test_empty_or_all_rejected_input_fails_naming_it_unless_accepted(tmp_path):
               "--config.fail_on_empty=False")
     assert ok.returncode == 0 and f"build_pairs: no records in {empty}" in ok.stderr, ok.stderr
     assert json.loads(ok.stdout.strip().splitlines()[-1])["records_in"] == 0
+
+
+def test_a_trainer_workdir_with_another_config_is_refused_unless_asked(tmp_path):
+    from acecoder_jax import builders
+    from acecoder_jax.configs import rm as rm_configs
+
+    workdir = str(tmp_path / "run")
+    builders.start_run(rm_configs.get_config("cpu_tiny"), workdir)
+    changed = rm_configs.get_config("cpu_tiny")
+    changed.optim.lr, changed.data.max_length = 3e-4, 64
+    builders.start_run(changed, workdir)  # nothing computed yet (it failed before): not a run to protect
+    builders.start_run(rm_configs.get_config("cpu_tiny"), workdir)
+    os.makedirs(os.path.join(workdir, "checkpoints"))  # now it holds a run
+    same = rm_configs.get_config("cpu_tiny")
+    same.train.progress = False  # operational: not a change of the run
+    builders.start_run(same, workdir)
+    with pytest.raises(builders.WorkdirConfigChanged, match=r"holds a run made with another config "
+                       r"\(config.data.max_length: 128 -> 64; config.optim.lr: 0.001 -> 0.0003\); pass "
+                       r"--allow_config_change"):
+        builders.start_run(changed, workdir)
+    builders.start_run(changed, workdir, allow_config_change=True)
+    assert io.read_json(os.path.join(workdir, "config.1.json"))["optim"]["lr"] == 1e-3
+    assert io.read_json(os.path.join(workdir, "config.json"))["optim"]["lr"] == 3e-4
+
+
+def test_the_demo_refuses_a_workdir_made_with_another_config(tmp_path):
+    from acecoder_jax.builders import WorkdirConfigChanged
+    from acecoder_jax.configs import demo_cpu
+    from acecoder_jax.demo import pipeline
+
+    workdir = str(tmp_path / "demo")
+    os.makedirs(os.path.join(workdir, "stages"))
+    io.write_json(os.path.join(workdir, "config.json"), json.loads(demo_cpu.get_config("ci").to_json_best_effort()))
+    changed = demo_cpu.get_config("ci")
+    changed.sft.train.total_steps = 7
+    with pytest.raises(WorkdirConfigChanged, match=r"config.sft.train.total_steps: 300 -> 7\); pass --overwrite"):
+        pipeline.run_demo(changed, workdir)

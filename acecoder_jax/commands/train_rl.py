@@ -7,14 +7,14 @@ python launch/train_rl.py --config=configs/rl.py:paper_base_rule_r1 --config.dat
 Multi-host: set JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID (or ACECODER_MULTIHOST=1).
 Touch <workdir>/EXPORT_NOW to export the policy at the next step boundary.
 """
-from absl import app, flags
+from absl import app
 
 from acecoder_jax import cli
+from acecoder_jax.commands import define_workdir
 
 _DEFAULT = cli.config_path("rl.py") + ":cpu_toy"
 CONFIG = cli.define_config(_DEFAULT, "RL")
-WORKDIR = flags.DEFINE_string("workdir", None, "Run directory (local or gs://): checkpoints, metrics, export.")
-flags.mark_flag_as_required("workdir")
+WORKDIR, ALLOW_CONFIG_CHANGE = define_workdir()
 
 
 def main(argv):
@@ -22,7 +22,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     from acecoder_jax.rl.trainer import run_rl
 
-    result = run_rl(CONFIG.value, WORKDIR.value)
+    result = run_rl(CONFIG.value, WORKDIR.value, allow_config_change=ALLOW_CONFIG_CHANGE.value)
     print(f"RL done: {result.steps_done} steps (resumed from {result.resumed_from})")
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from acecoder_jax import progress
 from acecoder_jax.data import io
+from acecoder_jax.config_blocks import config_changes, shown_changes
 from acecoder_jax.errors import ConfigError
 
 STATS_SUFFIX = ".stats.json"
@@ -98,17 +99,9 @@ def config_fingerprint(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _flat(obj: Any, prefix: str = "") -> dict:
-    if isinstance(obj, dict):
-        out = {}
-        for k, v in obj.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    return {prefix.rstrip("."): obj}
-
-
 def fingerprint_changes(old: dict, new: dict) -> list[str]:
-    """What differs between two stage fingerprints, as short phrases naming inputs and fields."""
+    """What differs between two stage fingerprints, as short phrases naming inputs and fields
+    (empty when only operational fields, such as where programs run, differ)."""
     changes = []
     old_inputs = {i["path"]: i for i in old.get("inputs", [])}
     new_inputs = {i["path"]: i for i in new.get("inputs", [])}
@@ -118,21 +111,21 @@ def fingerprint_changes(old: dict, new: dict) -> list[str]:
                 for p in new_inputs if p in old_inputs and old_inputs[p] != new_inputs[p]]
     if [i["path"] for i in old.get("inputs", [])] != [i["path"] for i in new.get("inputs", [])] and not changes:
         changes.append("inputs reordered")
-    a, b = _flat(old.get("config") or {}), _flat(new.get("config") or {})
-    changes += [f"config.{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    changes += config_changes(old.get("config") or {}, new.get("config") or {})
     if old.get("shard_size") != new.get("shard_size"):
         changes.append(f"shard_size {old.get('shard_size')} -> {new.get('shard_size')}")
-    return changes or ["no fingerprint recorded (made by an older version)"]
+    return changes
 
 
 def check_rerun(name: str, output: str, recorded: dict | None, fingerprint: dict, overwrite: bool) -> None:
     """Refuse to reuse `output` (or its shards) made with another fingerprint, unless overwriting."""
-    if overwrite or recorded == fingerprint:
+    if overwrite:
         return
-    changes = fingerprint_changes(recorded or {}, fingerprint)
-    shown = "; ".join(changes[:8]) + (f"; and {len(changes) - 8} more" if len(changes) > 8 else "")
-    raise StageChanged(f"{name}: {output} came from other inputs or config ({shown}); pass --overwrite "
-                       "to redo it, or choose another --output")
+    changes = fingerprint_changes(recorded, fingerprint) if recorded else ["no fingerprint recorded"]
+    if not changes:
+        return
+    raise StageChanged(f"{name}: {output} came from other inputs or config ({shown_changes(changes)}); pass "
+                       "--overwrite to redo it, or choose another --output")
 
 
 def check_not_empty(stats: dict, fail_on_empty: bool) -> None:

@@ -19,17 +19,10 @@ from acecoder_jax.registry import Registry
 PARSE_ERRORS = ("empty_reply", "no_json", "no_question", "no_tests")
 
 
-# Execution fields that can change a program's result (the rest say where and how fast it runs).
-RESULT_EXECUTION_FIELDS = ("timeout_s", "memory_mb")
-
-
 def _fingerprinted(cfg, *blocks: str) -> dict:
-    """The parts of the data config a stage's output depends on: its own blocks and, when it runs
-    programs, the execution limits; not where programs run, progress bars or the shard size."""
-    out = {name: cfg[name].to_dict() for name in blocks if name != "execution"}
-    if "execution" in blocks:
-        out["execution"] = {k: cfg.execution[k] for k in RESULT_EXECUTION_FIELDS}
-    return out
+    """The blocks of the data config a stage's output depends on (where programs run and progress
+    bars do not count: config_blocks.OPERATIONAL_FIELDS)."""
+    return {name: cfg[name].to_dict() for name in blocks}
 
 
 def _stage(cfg, name: str, output: str, workdir: str | None, overwrite: bool, config: dict, **kw) -> stage.Stage:

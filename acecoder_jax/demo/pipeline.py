@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import logging
 import os
 import random
@@ -20,6 +21,8 @@ import time
 
 import numpy as np
 
+from acecoder_jax.builders import WorkdirConfigChanged, holds_a_run
+from acecoder_jax.config_blocks import config_changes, shown_changes
 from acecoder_jax.data import io
 from acecoder_jax.demo.report import build_report, first_last
 from acecoder_jax.registry import Registry
@@ -38,14 +41,28 @@ class DemoRun:
         return "/".join([self.workdir, *parts])
 
 
-def run_demo(config, workdir: str) -> dict:
-    """Runs (or resumes) every stage in `workdir`; returns the report (also written as report.md/json/png)."""
+def run_demo(config, workdir: str, *, overwrite: bool = False) -> dict:
+    """Runs (or resumes) every stage in `workdir`; returns the report (also written as report.md/json/png).
+
+    Every stage depends on the config, so a workdir made with another one is refused, naming the
+    changed fields; `overwrite` empties the workdir and runs every stage again.
+    """
     if config.get("sandbox_allow_weaker_isolation"):
         os.environ.setdefault("SANDBOX_ALLOW_WEAKER_ISOLATION", "1")  # read by SandboxPool
     run = DemoRun(config, workdir.rstrip("/"))
     t0 = time.perf_counter()
+    if overwrite and io.exists(run.workdir):
+        fs, path = io.fs_and_path(run.workdir)
+        fs.rm(path, recursive=True)
     io.makedirs(run.workdir)
-    io.write_json(run.path("config.json"), config.to_dict())
+    snapshot = json.loads(config.to_json_best_effort())
+    if io.exists(run.path("config.json")) and holds_a_run(run.workdir):
+        changes = config_changes(io.read_json(run.path("config.json")), snapshot)
+        if changes:
+            raise WorkdirConfigChanged(f"{run.workdir} holds a demo run made with another config "
+                                       f"({shown_changes(changes)}); pass --overwrite to run it again from the "
+                                       "start, or use another --workdir")
+    io.write_json(run.path("config.json"), snapshot)
     for name, stage in DEMO_STAGES.items():
         _run_stage(run, name, stage)
     return build_report(run, time.perf_counter() - t0)

@@ -110,11 +110,11 @@ def reference_params(config, actor_params, mesh, tokenizer):
 
 def build_learner(config, workdir: str, *, problems: Optional[ProblemSet] = None,
                   eval_problems: Optional[ProblemSet] = None, reward: Optional[Callable] = None,
-                  run_jobs: Optional[Callable] = None) -> RLLearner:
+                  run_jobs: Optional[Callable] = None, allow_config_change: bool = False) -> RLLearner:
     """The learner for `config` in `workdir`. Overrides for tests and embedding: `problems` /
     `eval_problems`, `reward` (a callable reward), `run_jobs` (instead of config.execution)."""
     c, ro, al = config, config.rollout, config.algo
-    builders.start_run(c, workdir)
+    builders.start_run(c, workdir, allow_config_change=allow_config_change)
     mesh = builders.mesh_from(c)
     tokenizer = builders.tokenizer_from(c.model)
     sizes = rl_sizes(c, mesh)

@@ -56,13 +56,15 @@ def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
     return train_set, eval_set, stats
 
 
-def run_training(config, workdir: str, *, objective_name: Optional[str] = None) -> TrainResult:
-    """Runs (or resumes) the training described by `config` in `workdir`; exports HF at the end."""
+def run_training(config, workdir: str, *, objective_name: Optional[str] = None,
+                 allow_config_change: bool = False) -> TrainResult:
+    """Runs (or resumes) the training described by `config` in `workdir`; exports HF at the end.
+    A workdir holding a run with another config is refused unless `allow_config_change`."""
     objective_name = objective_name or config.objective
     if config.objective != objective_name:
         raise ConfigError(f"config.objective={config.objective!r} but this entry point trains {objective_name!r}")
     initialize_multihost()
-    builders.start_run(config, workdir)
+    builders.start_run(config, workdir, allow_config_change=allow_config_change)
     mesh = builders.mesh_from(config)
     tokenizer = builders.tokenizer_from(config.model)
 
