@@ -33,6 +33,7 @@ def model_config(**overrides) -> ml_collections.ConfigDict:
         compute_dtype="bfloat16",
         remat="full",  # none | full | dots (models.config.REMAT_POLICIES)
         scan_layers=True,
+        nonfinite_weights="warn",  # a NaN/inf in a loaded weight: warn (naming the tensor) | error | ignore
     ), overrides, "model")
 
 

@@ -124,6 +124,8 @@ def _read_json(path: str) -> dict:
             return json.load(f)
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{path} does not exist (not an HF checkpoint directory?)") from e
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
 
 
 def load_hf(
@@ -134,20 +136,23 @@ def load_hf(
     param_dtype: str = "float32",
     compute_dtype: Optional[str] = None,
     seed: int = 0,
+    nonfinite: str = "warn",
     **runtime,
 ) -> tuple[DecoderModel, ModelConfig]:
     """Loads an HF checkpoint (a local dir, gs://, or a Hub id) into a (sharded) DecoderModel.
 
     head="reward" reads `score.weight` (HF *ForSequenceClassification) or `v_head.summary.*`
     (AceCodeRM); from a *ForCausalLM checkpoint it starts a fresh reward head (RM training).
-    `runtime` passes ModelConfig runtime fields (remat, scan_layers, attention_impl).
+    Every safetensors header is checked before a tensor is read; a NaN/inf in a weight warns
+    naming the tensor (`nonfinite="error"` raises). `runtime` passes ModelConfig runtime fields
+    (remat, scan_layers, attention_impl).
     """
     path = hub.resolve(path, hub.WEIGHT_FILES)
     hf_config = _read_json(join(path, "config.json"))
     config = ModelConfig.from_hf_dict(
         hf_config, param_dtype=param_dtype, compute_dtype=compute_dtype or param_dtype, **runtime
     )
-    ckpt = SafetensorsCheckpoint(path)
+    ckpt = SafetensorsCheckpoint(path, nonfinite=nonfinite)
     keys = ckpt.keys()
     # Backbones saved inside wrappers (e.g. `pretrained_model.model.*`) keep a prefix.
     embed_keys = [k for k in keys if k.endswith("model.embed_tokens.weight")]

@@ -9,6 +9,7 @@ without holding a whole shard in memory.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import struct
 from typing import Callable, Iterable, Optional
@@ -26,6 +27,11 @@ _NAMES = {v: k for k, v in _DTYPES.items()}
 
 INDEX_FILE = "model.safetensors.index.json"
 SINGLE_FILE = "model.safetensors"
+NONFINITE_POLICIES = ("warn", "error", "ignore")
+
+
+class SafetensorsError(ValueError):
+    """A checkpoint file is not a valid safetensors file; the message names the file (and tensor)."""
 
 
 def join(base: str, name: str) -> str:
@@ -33,18 +39,54 @@ def join(base: str, name: str) -> str:
 
 
 class SafetensorsFile:
-    """Header of one .safetensors file; tensors are read on demand."""
+    """Header of one .safetensors file, checked against the file before any tensor is read
+    (a truncated download or a corrupt header fails here, naming the file and tensor, instead of
+    as an mmap error or a huge allocation later); tensors are read on demand."""
 
     def __init__(self, path: str):
         self.path = path
         self._fs, self._fs_path = fsspec.core.url_to_fs(path)
+        size = int(self._fs.size(self._fs_path))
+        if size < 8:
+            raise SafetensorsError(f"{path}: {size} bytes, too short for a safetensors file (8-byte header length)")
         with self._fs.open(self._fs_path, "rb") as f:
             (n,) = struct.unpack("<Q", f.read(8))
-            header = json.loads(f.read(n))
+            if n > size - 8:
+                raise SafetensorsError(f"{path}: header length {n} exceeds the file's {size} bytes (truncated, or "
+                                       "not a safetensors file)")
+            raw = f.read(n)
+        try:
+            header = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SafetensorsError(f"{path}: the header is not JSON ({e})") from e
+        if not isinstance(header, dict):
+            raise SafetensorsError(f"{path}: the header is a JSON {type(header).__name__}, not an object")
         header.pop("__metadata__", None)
-        self.header = header
         self._data_start = 8 + n
+        for name, info in header.items():
+            self._check(name, info, size - self._data_start)
+        self.header = header
         self._local = isinstance(self._fs, fsspec.implementations.local.LocalFileSystem)
+
+    def _check(self, name: str, info, data_bytes: int) -> None:
+        where = f"{self.path}: tensor {name!r}"
+        if not isinstance(info, dict):
+            raise SafetensorsError(f"{where}: header entry is not an object")
+        if info.get("dtype") not in _DTYPES:
+            raise SafetensorsError(f"{where}: unsupported dtype {info.get('dtype')!r} (known: {', '.join(_DTYPES)})")
+        shape, offsets = info.get("shape"), info.get("data_offsets")
+        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise SafetensorsError(f"{where}: shape {shape!r} is not a list of non-negative ints")
+        if (not isinstance(offsets, list) or len(offsets) != 2 or not all(isinstance(o, int) for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1]):
+            raise SafetensorsError(f"{where}: data_offsets {offsets!r} are not [start, end] with 0 <= start <= end")
+        if offsets[1] > data_bytes:
+            raise SafetensorsError(f"{where}: data_offsets end {offsets[1]} is past the file's {data_bytes} data "
+                                   "bytes (truncated file?)")
+        want = int(np.prod(shape, dtype=np.int64)) * _DTYPES[info["dtype"]].itemsize
+        if offsets[1] - offsets[0] != want:
+            raise SafetensorsError(f"{where}: {offsets[1] - offsets[0]} bytes for shape {shape} of "
+                                   f"{info['dtype']} ({want} expected)")
 
     def keys(self):
         return self.header.keys()
@@ -54,8 +96,6 @@ class SafetensorsFile:
 
     def read(self, name: str) -> np.ndarray:
         info = self.header[name]
-        if info["dtype"] not in _DTYPES:
-            raise ValueError(f"{self.path}: tensor {name!r} has unsupported dtype {info['dtype']}")
         dtype, shape = _DTYPES[info["dtype"]], tuple(info["shape"])
         start, end = info["data_offsets"]
         if self._local:  # zero-copy view; the page cache does the streaming
@@ -67,15 +107,25 @@ class SafetensorsFile:
 
 
 class SafetensorsCheckpoint:
-    """All tensors of a checkpoint directory: one model.safetensors or an index + shards."""
+    """All tensors of a checkpoint directory: one model.safetensors or an index + shards.
 
-    def __init__(self, directory: str):
-        self.directory = directory
+    `nonfinite`: what a NaN/inf in a floating tensor does when it is read: "warn" (a warning
+    naming the file and tensor), "error" (SafetensorsError) or "ignore".
+    """
+
+    def __init__(self, directory: str, nonfinite: str = "warn"):
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"nonfinite={nonfinite!r}; expected one of {NONFINITE_POLICIES}")
+        self.directory, self.nonfinite = directory, nonfinite
         fs, root = fsspec.core.url_to_fs(directory)
         index_path = join(directory, INDEX_FILE)
         if fs.exists(join(root, INDEX_FILE)):
             with fsspec.open(index_path, "r") as f:
-                weight_map = json.load(f)["weight_map"]
+                try:
+                    weight_map = json.load(f)["weight_map"]
+                except (json.JSONDecodeError, KeyError, TypeError) as e:
+                    raise SafetensorsError(f"{index_path}: not a safetensors index (JSON with a 'weight_map'): "
+                                           f"{e!r}") from e
             files = sorted(set(weight_map.values()))
         else:
             files = sorted(os.path.basename(p) for p in fs.glob(join(root, "*.safetensors")))
@@ -99,7 +149,16 @@ class SafetensorsCheckpoint:
         return self._where[name].shape(name)
 
     def read(self, name: str) -> np.ndarray:
-        return self._where[name].read(name)
+        array = self._where[name].read(name)
+        if self.nonfinite != "ignore" and array.dtype.kind in "fV" and array.size:
+            bad = int(np.count_nonzero(~np.isfinite(array)))
+            if bad:
+                message = (f"{self._where[name].path}: tensor {name!r} has {bad} non-finite value(s) (NaN/inf) of "
+                           f"{array.size}")
+                if self.nonfinite == "error":
+                    raise SafetensorsError(message)
+                logging.warning("%s", message)
+        return array
 
 
 def _header_bytes(entries: list[tuple[str, np.dtype, tuple[int, ...]]], metadata: Optional[dict]) -> bytes:

@@ -40,7 +40,8 @@ def build_model(model_cfg, *, head: str, mesh: Optional[Mesh], tokenizer, seed: 
         from acecoder_jax.checkpoints.hf import load_hf
 
         model, config = load_hf(model_cfg.hf_path, head=head, mesh=mesh, param_dtype=model_cfg.param_dtype,
-                                compute_dtype=model_cfg.compute_dtype, seed=seed, **runtime)
+                                compute_dtype=model_cfg.compute_dtype, seed=seed,
+                                nonfinite=model_cfg.get("nonfinite_weights", "warn"), **runtime)
     elif model_cfg.init == "preset":
         config = preset(model_cfg.preset, param_dtype=model_cfg.param_dtype, compute_dtype=model_cfg.compute_dtype,
                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
