@@ -103,7 +103,8 @@ def execution_config(**overrides) -> ml_collections.ConfigDict:
     e.timeout_s = 10.0  # default wall limit per program
     e.memory_mb = 0  # default memory limit per program (0: the sandbox's)
     e.batch_timeout_s = 3600.0  # queue: how long one batch may take
-    e.idle_timeout_s = 300.0  # queue: no result and no worker heartbeat for this long fails the batch (0: off)
+    e.idle_timeout_s = 300.0  # queue: no result and no live worker for this long fails the batch (0: off)
+    e.outage_s = 600.0  # queue: storage unreachable this long (retried with backoff, logged once) fails the batch
     e.preimport = ()  # embedded: modules the pool's zygotes import once (empty: the sandbox's default set)
     e.update(overrides)
     return e
@@ -166,7 +167,8 @@ def cpu_tiny_training(c: ml_collections.ConfigDict) -> None:
 # Fields that say where or how visibly a run executes, not what it computes: a change of one is not
 # a change of the run (data-stage fingerprints and workdir checks ignore them).
 OPERATIONAL_FIELDS = ("progress", "execution.backend", "execution.uri", "execution.num_workers",
-                      "execution.batch_timeout_s", "execution.idle_timeout_s", "execution.preimport")
+                      "execution.batch_timeout_s", "execution.idle_timeout_s", "execution.outage_s",
+                      "execution.preimport")
 
 
 def _flat(tree, prefix: str = "") -> dict:

@@ -10,7 +10,8 @@ scoring, best-of-N, the RL test reward, evaluation) builds its executor from one
   timeout_s       default wall limit per program (a job's own timeout_s wins)
   memory_mb       default memory limit per program (0: the sandbox's default)
   batch_timeout_s queue: how long one batch may take
-  idle_timeout_s  queue: give up when no result and no worker heartbeat arrive for this long (0: off)
+  idle_timeout_s  queue: give up when no result arrives and no worker is live for this long (0: off)
+  outage_s        queue: how long storage may stay unreachable (retried with backoff, logged once)
   preimport       embedded: modules the pool's zygotes import once (() : the sandbox's default set)
 
 A stage hands over jobs {"id", "program", "tests", "timeout_s"?, "memory_mb"?} (or values-mode
@@ -35,7 +36,7 @@ class Executor:
     def __init__(self, backend: str = "embedded", *, uri: str = "", num_workers: int | None = None,
                  timeout_s: float | None = None, memory_mb: int | None = None, batch_timeout_s: float = 3600.0,
                  idle_timeout_s: float | None = None, preimport: Sequence[str] | None = None,
-                 progress: bool = False, storage_options: dict | None = None):
+                 progress: bool = False, storage_options: dict | None = None, outage_s: float | None = None):
         """`progress`: a bar over each batch's programs (drawn on a terminal only, acecoder_jax.progress)."""
         if backend not in BACKENDS:
             raise ConfigError(unknown_choice("execution backend", backend, BACKENDS))
@@ -45,7 +46,7 @@ class Executor:
         self.timeout_s, self.memory_mb = timeout_s, memory_mb
         self.batch_timeout_s, self.idle_timeout_s = batch_timeout_s, idle_timeout_s
         self.preimport = None if preimport is None else tuple(preimport)
-        self.storage_options = storage_options
+        self.storage_options, self.outage_s = storage_options, outage_s
         self._pool = None
         self._client = None
 
@@ -97,9 +98,23 @@ class Executor:
                 raise
             return
         if self._client is None:
-            self._client = sandbox_workers.QueueClient(self.uri, storage_options=self.storage_options)
+            from sandbox_workers import queue
+
+            self._client = sandbox_workers.QueueClient(self.uri, storage_options=self.storage_options,
+                                                       outage_s=self.outage_s or queue.DEFAULT_OUTAGE_S)
         batch = self._client.submit(jobs)
-        yield from self._client.results(batch, timeout_s=self.batch_timeout_s, idle_timeout_s=self.idle_timeout_s)
+        bar = progress.bar(total=None, desc="queue", unit="shard", enabled=self.progress, leave=False)
+
+        def show(done: int, shards: int, live: int) -> None:
+            bar.total = shards
+            bar.n = done
+            bar.set_postfix_str(f"{live} live worker{'s' * (live != 1)}", refresh=True)
+
+        try:
+            yield from self._client.results(batch, timeout_s=self.batch_timeout_s, idle_timeout_s=self.idle_timeout_s,
+                                            on_progress=show)
+        finally:
+            bar.close()
 
     __call__ = results  # the RunJobs form the RL test reward takes (it retries what is missing)
 
@@ -121,7 +136,8 @@ def build_executor(execution, *, progress: bool = False) -> Executor:
     e = execution
     return Executor(e.backend, uri=e.uri, num_workers=e.num_workers or None, timeout_s=e.timeout_s or None,
                     memory_mb=e.memory_mb or None, batch_timeout_s=e.batch_timeout_s,
-                    idle_timeout_s=e.idle_timeout_s or None, preimport=tuple(e.preimport) or None, progress=progress)
+                    idle_timeout_s=e.idle_timeout_s or None, preimport=tuple(e.preimport) or None, progress=progress,
+                    outage_s=e.get("outage_s") or None)
 
 
 def evaluate_values(program: str, expressions: list[str], executor: "Executor | None" = None,

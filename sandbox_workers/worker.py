@@ -45,11 +45,13 @@ class Worker:
     def __init__(self, uri: str, *, num_workers: int | None = None, lease_ttl_s: float = q.DEFAULT_LEASE_TTL_S,
                  heartbeat_s: float = q.DEFAULT_HEARTBEAT_S, poll_s: float = q.POLL_S,
                  storage_options: dict | None = None, preimport: list[str] | None = None,
-                 packages: list[str] | None = None, allow_weaker_isolation: bool | None = None):
+                 packages: list[str] | None = None, allow_weaker_isolation: bool | None = None,
+                 outage_s: float = q.DEFAULT_OUTAGE_S):
         if not heartbeat_s * 2 <= lease_ttl_s:
             raise ValueError(f"heartbeat ({heartbeat_s}s) must be at most half the lease TTL ({lease_ttl_s}s)")
         self.uri = uri
         self.fs, self.root = q.open_queue(uri, storage_options)
+        self.storage = q.Storage(self.fs, uri, outage_s=outage_s)
         self.identity = q.worker_identity()
         self.lease_ttl_s, self.heartbeat_s, self.poll_s = lease_ttl_s, heartbeat_s, poll_s
         self.pool = SandboxPool(num_workers, preimport=preimport, packages=packages,
@@ -63,8 +65,9 @@ class Worker:
     # -- heartbeats ----------------------------------------------------------------------------
     def _beat_worker(self) -> None:
         self._beats += 1
-        body = json.dumps({"beat": self._beats, "time": time.time(), "host": self.identity}).encode()
-        q.write(self.fs, f"{self.root}/workers/{self.identity}.json", body)
+        body = json.dumps({"beat": self._beats, "time": time.time(), "host": self.identity,
+                           "period_s": self.heartbeat_s}).encode()
+        self.storage.write(f"{self.root}/workers/{self.identity}.json", body)
 
     def _lease_body(self, beat: int) -> bytes:
         return json.dumps({"owner": self.identity, "beat": beat}).encode()
@@ -74,23 +77,23 @@ class Worker:
         if attempts:
             latest = max(attempts)
             path = f"{leases_dir}/{shard}.{latest}"
-            if not self.watch.stale(path, q._read(self.fs, path), self.lease_ttl_s):
+            if not self.watch.stale(path, self.storage.read(path), self.lease_ttl_s):
                 return None
             attempt = latest + 1
         else:
             attempt = 0
         path = f"{leases_dir}/{shard}.{attempt}"
-        if q.create_only(self.fs, path, self._lease_body(0)):
+        if self.storage.create_only(path, self._lease_body(0)):
             return path
         # A create whose response was lost retries into "exists": the owner token decides.
-        data = q._read(self.fs, path)
+        data = self.storage.read(path)
         try:
             return path if data and json.loads(data).get("owner") == self.identity else None
         except ValueError:
             return None
 
     def _run_shard(self, base: str, shard: str, lease: str) -> None:
-        data = q._read(self.fs, f"{base}/jobs/{shard}.jsonl") or b""
+        data = self.storage.read(f"{base}/jobs/{shard}.jsonl") or b""
         jobs = []
         for n, line in enumerate(data.splitlines()):
             try:
@@ -104,7 +107,7 @@ class Worker:
             while not done.wait(self.heartbeat_s):
                 beat += 1
                 try:
-                    q.write(self.fs, lease, self._lease_body(beat))
+                    self.storage.write(lease, self._lease_body(beat))
                     self._beat_worker()
                 except Exception as e:  # noqa: BLE001 - keep running; the lease may lapse
                     log.warning("heartbeat failed for %s: %s", lease, e)
@@ -118,7 +121,7 @@ class Worker:
             thread.join()
         body = b"".join(json.dumps(r).encode() + b"\n" for r in results)
         body += json.dumps({"end": len(results)}).encode() + b"\n"
-        if q.create_only(self.fs, f"{base}/results/{shard}.jsonl", body):
+        if self.storage.create_only(f"{base}/results/{shard}.jsonl", body):
             self.shards_done += 1
             log.info("shard %s/%s: %d results", base.rsplit("/", 1)[-1], shard, len(results))
         else:
@@ -126,20 +129,20 @@ class Worker:
 
     def poll_once(self) -> bool:
         """Claim and run at most one shard; return whether one ran."""
-        batches = [b for b in q._listdir(self.fs, f"{self.root}/batches") if b not in self.finished_batches]
+        batches = [b for b in self.storage.listdir(f"{self.root}/batches") if b not in self.finished_batches]
         random.shuffle(batches)
         for batch in batches:
             base = f"{self.root}/batches/{batch}"
-            manifest = q._read(self.fs, f"{base}/manifest.json")
+            manifest = self.storage.read(f"{base}/manifest.json")
             if manifest is None:
                 continue
             total = json.loads(manifest)["shards"]
-            done = {n.removesuffix(".jsonl") for n in q._listdir(self.fs, f"{base}/results")}
+            done = {n.removesuffix(".jsonl") for n in self.storage.listdir(f"{base}/results")}
             if len(done) >= total:
                 self.finished_batches.add(batch)
                 continue
             attempts: dict[str, list[int]] = {}
-            for name in q._listdir(self.fs, f"{base}/leases"):
+            for name in self.storage.listdir(f"{base}/leases"):
                 shard, _, k = name.rpartition(".")
                 if k.isdigit():
                     attempts.setdefault(shard, []).append(int(k))
@@ -181,6 +184,9 @@ def main(argv=None) -> int:
                         help="seconds between lease rewrites (at most half the lease TTL)")
     parser.add_argument("--poll", type=float, default=q.POLL_S, help="seconds between queue listings when idle")
     parser.add_argument("--storage-options", default="{}", help="JSON dict passed to fsspec")
+    parser.add_argument("--outage", type=float, default=q.DEFAULT_OUTAGE_S,
+                        help="seconds storage may stay unreachable (retried with backoff, logged once) before "
+                             "the worker exits with status 1")
     parser.add_argument("--preimport", default=None, type=parse_module_list,
                         help="comma-separated modules each zygote imports before forking programs "
                              "(default: zygote.DEFAULT_PREIMPORT)")
@@ -202,7 +208,7 @@ def main(argv=None) -> int:
         worker = Worker(args.queue, num_workers=args.workers, lease_ttl_s=args.lease_ttl,
                         heartbeat_s=args.heartbeat, poll_s=args.poll, storage_options=options,
                         preimport=args.preimport, packages=args.packages,
-                        allow_weaker_isolation=args.allow_weaker_isolation or None)
+                        allow_weaker_isolation=args.allow_weaker_isolation or None, outage_s=args.outage)
     except IsolationError as e:
         log.error("%s", e)
         return 2
@@ -213,6 +219,9 @@ def main(argv=None) -> int:
         worker.serve(args.exit_when_idle)
     except KeyboardInterrupt:
         pass
+    except q.StorageUnavailable as e:
+        log.error("%s; giving up (--outage)", e)
+        return 1
     finally:
         worker.close()
     return 0

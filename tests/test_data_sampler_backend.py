@@ -1,5 +1,7 @@
 """Synthesis with the in-process JAX sampler backend, wired through the synthesize stage."""
 
+import pytest
+
 from acecoder_jax.data.stages import make_synthesizer, run_synthesize
 from acecoder_jax.models import export_hf, init_model, preset
 from acecoder_jax.tokenization import train_sentencepiece
@@ -30,6 +32,11 @@ def test_sampler_backend_runs_the_stage_and_rejects_unparsable_replies(tmp_path)
     results = synth.synthesize([{"id": "s0", "instruction": "Add two numbers.", "program": "def add(a, b):\n    return a + b\n"}])
     assert len(results) == 1 and results[0].raw != "" and not results[0].ok  # random weights: no JSON
 
+    from acecoder_jax.data.stage import EmptyStage
+
+    with pytest.raises(EmptyStage, match=r"synthesize: all 3 records of toy:3:0:1,2,3 were rejected"):
+        run_synthesize(cfg, None, str(tmp_path / "out.jsonl"), workdir=str(tmp_path / "work"))
+    cfg.fail_on_empty = False  # a random model writes no parsable reply: accept the empty output to inspect it
     stats = run_synthesize(cfg, None, str(tmp_path / "out.jsonl"), workdir=str(tmp_path / "work"))
     assert stats["records_in"] == 3 and stats["records_out"] == 0
     assert sum(stats["rejected"].values()) + sum(stats["dropped"].values()) == 3  # every seed accounted for

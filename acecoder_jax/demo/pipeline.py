@@ -127,9 +127,10 @@ def _rl_config(run, reward: str):
         c.reward.reward_model = ml_collections.ConfigDict()
         c.reward.reward_model.weight = 1.0
         c.reward.reward_model.normalize = run.config.rl_rm.normalize
-        c.reward_model = config_blocks.reward_model_config(
-            hf_path=run.path("rm", "hf"), param_dtype="float32", compute_dtype="float32", batch_size=64,
-            max_length=run.config.rm.data.max_length)
+        with c.unlocked():
+            c.reward_model = config_blocks.reward_model_config(
+                hf_path=run.path("rm", "hf"), param_dtype="float32", compute_dtype="float32", batch_size=64,
+                max_length=run.config.rm.data.max_length)
     return c
 
 
