@@ -205,3 +205,20 @@ def test_stage_on_gcs_resumes_and_writes_stats(fake_gcs_bucket):
                                                  r"\(shard_size 4 -> 5\); pass --overwrite"):
         io.fs_and_path(out)[0].rm(io.fs_and_path(out)[1])
         stage.Stage("square", out, shard_size=5, config={"k": 1}, progress=False).run(["in"], process, records=recs)
+
+
+def test_gcs_errors_name_the_users_path_and_the_bucket(fake_gcs_bucket):
+    """A missing bucket: the store answers with its upload URL or a bucket-relative key; the error
+    says what was asked for, on which path, and which bucket to check."""
+    path = "gs://no-such-bucket/runs/out.jsonl"
+    hint = r"not found; does the bucket gs://no-such-bucket exist, and may you use it\?"
+    with pytest.raises(FileNotFoundError, match=rf"cannot write {path}: {hint}"):
+        io.write_jsonl(path, [{"id": 1}])
+    with pytest.raises(FileNotFoundError, match=rf"cannot read {path}: {hint}"):
+        io.read_jsonl(path)
+    with pytest.raises(FileNotFoundError, match=r"cannot list gs://no-such-bucket/runs/\*.jsonl: not found"):
+        io.expand_inputs("gs://no-such-bucket/runs/*.jsonl")
+    with pytest.raises(FileNotFoundError, match=rf"input not found: {path}"):
+        io.expand_inputs(path)
+    with pytest.raises(FileNotFoundError, match=rf"cannot write {path}: {hint}"):
+        io.concat_files([], path)

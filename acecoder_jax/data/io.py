@@ -6,6 +6,7 @@ place; on object stores one upload is already all-or-nothing, so the object is w
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -25,6 +26,23 @@ class RecordReadError(ValueError):
     def __init__(self, path: str, line: int, kind: str, reason: str, raw: str = ""):
         super().__init__(f"{path}:{line}: {reason}")
         self.path, self.line, self.kind, self.reason, self.raw = path, line, kind, reason, raw
+
+
+@contextlib.contextmanager
+def naming(path: str, action: str):
+    """Storage errors inside say `action path` as the user wrote it (a store's own message names
+    an upload URL or a bucket-relative key), with a hint when a bucket may be missing."""
+    try:
+        yield
+    except (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError) as e:
+        if path in str(e):
+            raise
+        hint = ""
+        if "://" in path and not is_local(path):
+            scheme, rest = path.split("://", 1)
+            hint = f"; does the bucket {scheme}://{rest.split('/', 1)[0]} exist, and may you use it?"
+        what = "not found" if isinstance(e, FileNotFoundError) else type(e).__name__
+        raise type(e)(f"cannot {action} {path}: {what}{hint} ({e})") from e
 
 
 def fs_and_path(path: str) -> tuple[fsspec.AbstractFileSystem, str]:
@@ -49,7 +67,8 @@ def exists(path: str) -> bool:
 def makedirs(path: str) -> None:
     fs, p = fs_and_path(path)
     if is_local(path):
-        fs.makedirs(p, exist_ok=True)
+        with naming(path, "create the directory"):
+            fs.makedirs(p, exist_ok=True)
     # object stores have no directories; nothing to do
 
 
@@ -57,7 +76,8 @@ def glob(pattern: str) -> list[str]:
     """Sorted matches, with the URL scheme put back for remote paths; listing cache bypassed."""
     fs, p = fs_and_path(pattern)
     fs.invalidate_cache()
-    matches = sorted(fs.glob(p))
+    with naming(pattern, "list"):
+        matches = sorted(fs.glob(p))
     if is_local(pattern):
         return matches
     protocol = pattern.split("://", 1)[0]
@@ -98,7 +118,7 @@ def file_identity(path: str) -> dict:
 
 
 def read_bytes(path: str) -> bytes:
-    with fsspec.open(path, "rb", compression="infer") as f:
+    with naming(path, "read"), fsspec.open(path, "rb", compression="infer") as f:
         return f.read()
 
 
@@ -108,6 +128,11 @@ def read_text(path: str) -> str:
 
 def write_bytes(path: str, data: bytes) -> None:
     """Atomic write: temp file + rename locally, single upload on object stores."""
+    with naming(path, "write"):
+        _write_bytes(path, data)
+
+
+def _write_bytes(path: str, data: bytes) -> None:
     fs, p = fs_and_path(path)
     if is_local(path):
         parent = os.path.dirname(os.path.abspath(p))
@@ -228,6 +253,11 @@ def write_records(path: str, records: Iterable[dict], schema=None) -> int:
 
 def concat_files(sources: list[str], dest: str) -> None:
     """Byte-concatenate files into dest atomically (streams; fine for multi-GB outputs)."""
+    with naming(dest, "write"):
+        _concat_files(sources, dest)
+
+
+def _concat_files(sources: list[str], dest: str) -> None:
     fs, p = fs_and_path(dest)
     if is_local(dest):
         parent = os.path.dirname(os.path.abspath(p))
