@@ -10,7 +10,7 @@ Layout under the queue URI:
                                            once attempt k's content stops changing for the TTL
     batches/<batch>/results/<shard>.jsonl  result lines + {"end": count}, created once, so a
                                            late duplicate from an expired attempt is discarded
-    workers/<worker>.json                  worker heartbeat {"beat", "time", "host"}
+    workers/<worker>.json                  worker heartbeat {"beat", "time", "host", "period_s"}
 
 Staleness is judged on the observer's own clock (content unchanged for the TTL), so hosts need
 no synchronized clocks: a worker is live while its heartbeat object keeps changing within

@@ -96,6 +96,19 @@ def test_pair_dataset_rejects_and_batches(tmp_path, tokenizer):
     assert good[0]["chosen"] in text and good[0]["instruction"] in text
 
 
+def test_pairs_stream_into_packed_rows_the_same_at_any_chunk_size(tokenizer, pairs_file, monkeypatch):
+    """Records are read and tokenized a chunk at a time into one int32 buffer; the chunk size
+    changes nothing, and subsets and hold-out splits share the buffer instead of copying it."""
+    whole = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
+    monkeypatch.setattr(D, "TOKENIZE_CHUNK", 5)
+    chunked = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
+    assert len(whole) == len(chunked) == 96 and whole.examples == chunked.examples
+    assert whole.rows.tokens.dtype == np.int32 and whole.rows.nbytes == 4 * whole.rows.tokens.size + 8 * (2 * 96 + 1)
+    train, held = chunked.split_holdout(0.25, seed=0)
+    assert train.rows.tokens is chunked.rows.tokens and len(train) + len(held) == 96
+    np.testing.assert_array_equal(train.batch([0, 1])["chosen_ids"], chunked.batch(train.index[:2])["chosen_ids"])
+
+
 def test_schedule_is_a_pure_function_of_seed_and_step(tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
     a, b = D.BatchSchedule(ds, 16, seed=3), D.BatchSchedule(ds, 16, seed=3)

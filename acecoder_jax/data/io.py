@@ -164,10 +164,15 @@ def read_json(path: str) -> Any:
 
 
 def iter_jsonl_lines(path: str) -> Iterator[tuple[int, dict | RecordReadError]]:
-    """(line number, record) per non-blank line; undecodable lines yield a RecordReadError instead
-    of raising, so stages can route them to a rejects file and go on."""
-    data = read_bytes(path)
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+    """(line number, record) per non-blank line, streamed (the file is never held whole);
+    undecodable lines yield a RecordReadError instead of raising, so stages can route them to a
+    rejects file and go on."""
+    with naming(path, "read"), fsspec.open(path, "rb", compression="infer") as f:
+        yield from _jsonl_records(path, f)
+
+
+def _jsonl_records(path: str, lines: Iterable[bytes]) -> Iterator[tuple[int, dict | RecordReadError]]:
+    for lineno, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
         try:
@@ -281,10 +286,23 @@ def _concat_files(sources: list[str], dest: str) -> None:
                         out.write(chunk)
 
 
+def iter_parquet(path: str, batch_rows: int = 1024) -> Iterator[tuple[int, dict]]:
+    """(row number, record) of a parquet file, streamed a row batch at a time."""
+    from acecoder_jax.extras import need
+
+    pq = need("pyarrow.parquet", f"reading {path}")
+    with naming(path, "read"), fsspec.open(path, "rb") as f:
+        row = 0
+        for batch in pq.ParquetFile(f).iter_batches(batch_size=batch_rows):
+            for rec in batch.to_pylist():
+                row += 1
+                yield row, rec
+
+
 def iter_records(path: str) -> Iterator[tuple[int, dict | RecordReadError]]:
-    """(row number, record or RecordReadError) for jsonl(.gz) or parquet."""
+    """(row number, record or RecordReadError) for jsonl(.gz) or parquet, streamed."""
     if format_of(path) == "parquet":
-        yield from enumerate(read_parquet(path), start=1)
+        yield from iter_parquet(path)
     else:
         yield from iter_jsonl_lines(path)
 

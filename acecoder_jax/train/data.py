@@ -1,6 +1,7 @@
 """Training data for the two objectives: preference pairs (reward model) and prompt/response (LM).
 
-Records come from jsonl(.gz)/parquet files, local or gs://, and are tokenized once up front:
+Records are streamed from jsonl(.gz)/parquet files, local or gs://, and tokenized a chunk at a time
+into packed int32 token rows (TokenRows), so neither the file nor Python lists of tokens are held:
 - pairs (AceCodePair): `instruction` (or `question`), `chosen`, `rejected`; each side is rendered
   as the reward-model input of `prompts.reward_model_text`;
 - SFT: {"prompt", "response"} | {"messages": [..., assistant]} | {"question", "response"
@@ -14,6 +15,7 @@ the s-th slice of it. Resuming from a step index therefore replays exactly the s
 
 from __future__ import annotations
 
+import array
 import collections
 import dataclasses
 from typing import Iterator, Optional, Sequence
@@ -25,6 +27,7 @@ from acecoder_jax.data import io
 from acecoder_jax.tokenization import apply_chat_template, left_pad, pad_token_id
 
 TRUNCATION_POLICIES = ("drop", "left", "right")
+TOKENIZE_CHUNK = 2048  # records read and tokenized at a time (the file itself is streamed)
 
 
 def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -96,22 +99,60 @@ def _iter_files(paths: Sequence[str] | str):
             yield path, row, rec
 
 
-class TokenizedDataset:
-    """Tokenized examples plus the batch builder; subclasses say how to pad one batch."""
+class TokenRows:
+    """Token sequences packed in one int32 buffer with int64 offsets: 4 bytes a token, where a
+    list of Python ints costs ~36, so AceCodePair-300K tokenized sits in a few hundred MB."""
 
-    def __init__(self, examples: list, *, pad_id: int, buckets: Sequence[int], stats: LoadStats):
-        self.examples = examples
+    def __init__(self, tokens: np.ndarray, offsets: np.ndarray):
+        self.tokens, self.offsets = tokens, offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.tokens[self.offsets[i]:self.offsets[i + 1]]
+
+    @property
+    def nbytes(self) -> int:
+        return self.tokens.nbytes + self.offsets.nbytes
+
+
+class _RowsBuilder:
+    """Appends sequences to growing typed arrays (no per-sequence Python objects)."""
+
+    def __init__(self):
+        self._tokens, self._offsets = array.array("i"), array.array("q", [0])
+
+    def add(self, ids: Sequence[int]) -> None:
+        self._tokens.extend(ids)
+        self._offsets.append(len(self._tokens))
+
+    def build(self) -> TokenRows:
+        return TokenRows(np.frombuffer(self._tokens, np.int32).copy(), np.frombuffer(self._offsets, np.int64).copy())
+
+
+class TokenizedDataset:
+    """Tokenized examples (packed in TokenRows) plus the batch builder; subclasses say which rows
+    make one example and how to pad one batch. `index` maps positions to examples, so subsets and
+    hold-out splits share the tokens."""
+
+    rows_per_example = 1
+
+    def __init__(self, rows: TokenRows, *, pad_id: int, buckets: Sequence[int], stats: LoadStats,
+                 extra: Optional[np.ndarray] = None, index: Optional[np.ndarray] = None):
+        self.rows, self.extra = rows, extra  # extra: one int per example (SFT: prompt tokens)
+        self.index = np.arange(len(rows) // self.rows_per_example) if index is None else index
         self.pad_id = int(pad_id)
         self.buckets = tuple(buckets)
         self.stats = stats
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self.index)
 
     def subset(self, indices: Sequence[int]) -> "TokenizedDataset":
         out = object.__new__(type(self))
         out.__dict__.update(self.__dict__)
-        out.examples = [self.examples[i] for i in indices]
+        out.index = self.index[np.asarray(indices, np.int64)]
         return out
 
     def split_holdout(self, fraction: float, seed: int) -> tuple["TokenizedDataset", "TokenizedDataset"]:
@@ -119,15 +160,30 @@ class TokenizedDataset:
         kept, held = holdout_indices(len(self), fraction, seed)
         return self.subset(kept), self.subset(held)
 
+    def example(self, i: int) -> tuple:
+        raise NotImplementedError
+
+    @property
+    def examples(self) -> list[tuple]:
+        """Every example as lists (for inspection and tests; batches never build this)."""
+        return [tuple(x.tolist() if isinstance(x, np.ndarray) else int(x) for x in self.example(i))
+                for i in range(len(self))]
+
     def collate(self, examples: list) -> dict:
         raise NotImplementedError
 
     def batch(self, indices: Sequence[int]) -> dict:
-        return self.collate([self.examples[i] for i in indices])
+        return self.collate([self.example(int(i)) for i in indices])
 
 
 class PairDataset(TokenizedDataset):
     """Examples are (chosen_ids, rejected_ids); both sides share one padded width per batch."""
+
+    rows_per_example = 2
+
+    def example(self, i: int) -> tuple:
+        k = int(self.index[i])
+        return self.rows[2 * k], self.rows[2 * k + 1]
 
     def collate(self, examples: list) -> dict:
         p = len(examples)
@@ -138,6 +194,10 @@ class PairDataset(TokenizedDataset):
 
 class SFTDataset(TokenizedDataset):
     """Examples are (ids, n_prompt_tokens): the loss covers ids[n_prompt_tokens:]."""
+
+    def example(self, i: int) -> tuple:
+        k = int(self.index[i])
+        return self.rows[k], int(self.extra[k])
 
     def collate(self, examples: list) -> dict:
         enc = left_pad([ids for ids, _ in examples], self.pad_id, buckets=self.buckets)
@@ -161,14 +221,38 @@ def _tokenize(tokenizer, texts: list[str]) -> list[list[int]]:
     return [list(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
 
+def _chunks(items: Iterator, size: int = TOKENIZE_CHUNK) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "right",
                       buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None) -> PairDataset:
-    """AceCodePair records -> PairDataset. Rejected: unreadable rows, missing/empty fields, identical
-    chosen and rejected, pass rates in the wrong order, and (truncation="drop") over-long sides."""
+    """AceCodePair records -> PairDataset, streamed and tokenized TOKENIZE_CHUNK records at a
+    time. Rejected: unreadable rows, missing/empty fields, identical chosen and rejected, pass
+    rates in the wrong order, and (truncation="drop") over-long sides."""
     _check_policy(truncation, max_length)
     rejects = _Rejects()
+    rows = _RowsBuilder()
+    for chunk in _chunks(_iter_files(paths)):
+        _pair_chunk(chunk, tokenizer, max_length, truncation, rejects, rows)
+    dataset = PairDataset(rows.build(), pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                          stats=rejects.stats)
+    rejects.stats.kept = len(dataset)
+    rejects.write(rejects_path)
+    return dataset
+
+
+def _pair_chunk(chunk: list, tokenizer, max_length: int, truncation: str, rejects: "_Rejects",
+                rows: _RowsBuilder) -> None:
     texts, where = [], []
-    for source, row, rec in _iter_files(paths):
+    for source, row, rec in chunk:
         rejects.stats.records += 1
         if isinstance(rec, Exception):
             rejects.add(source, row, getattr(rec, "kind", "unreadable"), str(rec))
@@ -190,7 +274,6 @@ def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "r
         texts.append(prompts.reward_model_text(tokenizer, question, fields["rejected"]))
         where.append((source, row))
     ids = _tokenize(tokenizer, texts)
-    examples = []
     for i, (source, row) in enumerate(where):
         chosen, rejected = ids[2 * i], ids[2 * i + 1]
         tc, tr = _truncate(chosen, max_length, truncation), _truncate(rejected, max_length, truncation)
@@ -198,11 +281,8 @@ def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "r
             rejects.add(source, row, "too_long", f"{max(len(chosen), len(rejected))} tokens > max_length={max_length}")
             continue
         rejects.stats.truncated += int(tc is not chosen) + int(tr is not rejected)
-        examples.append((tc, tr))
-    rejects.stats.kept = len(examples)
-    rejects.write(rejects_path)
-    return PairDataset(examples, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
-                       stats=rejects.stats)
+        rows.add(tc)
+        rows.add(tr)
 
 
 def _sft_messages(rec: dict) -> tuple[list[dict], str]:
@@ -237,9 +317,21 @@ def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "le
     if template not in ("chat", "plain"):
         raise ValueError(f"template={template!r}; expected 'chat' or 'plain'")
     rejects = _Rejects()
+    rows, n_prompts = _RowsBuilder(), array.array("i")
+    for chunk in _chunks(_iter_files(paths)):
+        _sft_chunk(chunk, tokenizer, max_length, truncation, template, rejects, rows, n_prompts)
+    dataset = SFTDataset(rows.build(), pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                         stats=rejects.stats, extra=np.frombuffer(n_prompts, np.int32).copy())
+    rejects.stats.kept = len(dataset)
+    rejects.write(rejects_path)
+    return dataset
+
+
+def _sft_chunk(chunk: list, tokenizer, max_length: int, truncation: str, template: str, rejects: "_Rejects",
+               rows: _RowsBuilder, n_prompts: "array.array") -> None:
     prompt_texts, response_texts, where = [], [], []
     eos = tokenizer.eos_token or ""
-    for source, row, rec in _iter_files(paths):
+    for source, row, rec in chunk:
         rejects.stats.records += 1
         if isinstance(rec, Exception):
             rejects.add(source, row, getattr(rec, "kind", "unreadable"), str(rec))
@@ -265,7 +357,6 @@ def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "le
         response_texts.append(response_text)
         where.append((source, row))
     p_ids, r_ids = _tokenize(tokenizer, prompt_texts), _tokenize(tokenizer, response_texts)
-    examples = []
     for (source, row), p, r in zip(where, p_ids, r_ids):
         ids, n_prompt = p + r, len(p)
         if len(ids) > max_length:
@@ -278,11 +369,8 @@ def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "le
                 rejects.add(source, row, "no_response_tokens", f"prompt fills max_length={max_length}")
                 continue
             rejects.stats.truncated += 1
-        examples.append((ids, n_prompt))
-    rejects.stats.kept = len(examples)
-    rejects.write(rejects_path)
-    return SFTDataset(examples, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
-                      stats=rejects.stats)
+        rows.add(ids)
+        n_prompts.append(n_prompt)
 
 
 class BatchSchedule:
