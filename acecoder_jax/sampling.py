@@ -172,7 +172,10 @@ class Sampler:
 
     cpu_kernels: run the GEMMs and the decode attention through the CPU FFI kernels
     (acecoder_jax/kernels); None turns them on wherever they apply (CPU, one device, unrolled
-    layers, float32 compute, a built kernel library)."""
+    layers, float32 compute, a built kernel library).
+
+    Why over 150 lines: bucketing, batching rows into fixed shapes and stop handling are the
+    host side of the two jitted steps; they share the compiled-step cache kept here."""
 
     def __init__(self, model: DecoderModel, tokenizer: Any = None, *, batch_size: int = 8,
                  prompt_buckets: Sequence[int] = DEFAULT_PROMPT_BUCKETS, pad_id: int = 0,

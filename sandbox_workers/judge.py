@@ -464,7 +464,10 @@ class Judge:
 
 
 class JobRun:
-    """One job in the judge: load, tests (one child, or one per test with fresh_state)."""
+    """One job in the judge: load, tests (one child, or one per test with fresh_state).
+
+    Why over 150 lines: the job's phases (load, per-test calls, verdicts, the timeout and crash
+    paths) share the child and its channel; each phase is a method, the lifecycle one class."""
 
     def __init__(self, judge: Judge, job: dict, seq: int, channel: Channel):
         self.judge, self.job, self.channel = judge, job, channel

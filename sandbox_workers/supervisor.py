@@ -45,6 +45,13 @@ class _Child:
 
 
 class Supervisor:
+    """One slot (module docstring): its uid, cgroup, zygote and judge are set up once; `run`
+    validates a job, spawns a child per program through the zygote, hands it to the judge under
+    a deadline, and replaces a judge that died or overran.
+
+    Why over 150 lines: spawning, reaping, judge supervision and recovery act on the same child
+    and judge processes in a fixed order; one class keeps that order readable top to bottom."""
+
     def __init__(self, slot: int, preimport: list[str] | None = None, packages: list[str] | None = None):
         self.slot = slot
         isolation.become_subreaper()

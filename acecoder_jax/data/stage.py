@@ -175,6 +175,9 @@ class Stage:
     an input record's identity (duplicates are rejected before sharding); `output_key` does the
     same for output records, for stages whose inputs carry no ids (raw seeds). `kept_key` is the
     counter of input records that produced output, for stages that emit several records per input.
+
+    Why over 150 lines: the resume, fingerprint, uniqueness and accounting rules all act on the
+    same shard sequence; kept in one class they are checked against each other in one read.
     """
 
     def __init__(self, name: str, output: str, workdir: str | None = None, shard_size: int = 256,

@@ -25,7 +25,9 @@ class UnsupportedArchitectureError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """Architecture (mirrors HF config.json) plus runtime choices (dtypes, remat, scan)."""
+    """Architecture (mirrors HF config.json) plus runtime choices (dtypes, remat, scan).
+
+    Why over 150 lines: it is a field list plus the HF config.json mapping both ways, per family."""
 
     model_type: str = "qwen2"
     vocab_size: int = 32000
