@@ -15,7 +15,7 @@ _TABLES: dict[str, "Registry"] = {}
 # The modules that define tables: imported by `registered()` so that the listing is complete.
 _HOMES = ("acecoder_jax.train.objectives", "acecoder_jax.rl.algorithms", "acecoder_jax.rl.rewards",
           "acecoder_jax.data.pairs", "acecoder_jax.data.stages", "acecoder_jax.prompts",
-          "acecoder_jax.evaluation.benchmarks", "acecoder_jax.data.toy_tasks")
+          "acecoder_jax.evaluation.benchmarks", "acecoder_jax.data.toy_tasks", "acecoder_jax.demo.pipeline")
 
 
 class Registry(dict):

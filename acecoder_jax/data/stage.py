@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import hashlib
 import json
 import logging
 import time
@@ -93,10 +92,6 @@ def bounded_raw(raw: Any, limit: int = MAX_REJECT_BYTES) -> dict:
     if len(data) <= limit:
         return {"raw": value}
     return {"raw": data[:limit].decode("utf-8", "ignore"), "raw_truncated": True, "raw_bytes": len(data)}
-
-
-def config_fingerprint(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def fingerprint_changes(old: dict, new: dict) -> list[str]:
