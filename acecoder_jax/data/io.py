@@ -129,26 +129,28 @@ def read_text(path: str) -> str:
 def write_bytes(path: str, data: bytes) -> None:
     """Atomic write: temp file + rename locally, single upload on object stores."""
     with naming(path, "write"):
-        _write_bytes(path, data)
+        if is_local(path):
+            _atomic_local_write(path, lambda out: out.write(data))
+        else:
+            fs, p = fs_and_path(path)
+            fs.pipe_file(p, data)
 
 
-def _write_bytes(path: str, data: bytes) -> None:
-    fs, p = fs_and_path(path)
-    if is_local(path):
-        parent = os.path.dirname(os.path.abspath(p))
-        os.makedirs(parent, exist_ok=True)
-        tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
-        try:
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    else:
-        fs.pipe_file(p, data)
+def _atomic_local_write(path: str, fill) -> None:
+    """fill(file) into a temp file beside `path`, fsync, then rename it into place."""
+    p = fs_and_path(path)[1]
+    parent = os.path.dirname(os.path.abspath(p))
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "wb") as f:
+            fill(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, p)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def write_text(path: str, text: str) -> None:
@@ -258,32 +260,19 @@ def write_records(path: str, records: Iterable[dict], schema=None) -> int:
 
 def concat_files(sources: list[str], dest: str) -> None:
     """Byte-concatenate files into dest atomically (streams; fine for multi-GB outputs)."""
+    def fill(out) -> None:
+        for src in sources:
+            with fsspec.open(src, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    out.write(chunk)
+
     with naming(dest, "write"):
-        _concat_files(sources, dest)
-
-
-def _concat_files(sources: list[str], dest: str) -> None:
-    fs, p = fs_and_path(dest)
-    if is_local(dest):
-        parent = os.path.dirname(os.path.abspath(p))
-        os.makedirs(parent, exist_ok=True)
-        tmp = os.path.join(parent, f".{os.path.basename(p)}.tmp-{uuid.uuid4().hex[:8]}")
-        try:
-            with open(tmp, "wb") as out:
-                for src in sources:
-                    with fsspec.open(src, "rb") as f:
-                        while chunk := f.read(1 << 22):
-                            out.write(chunk)
-            os.replace(tmp, p)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    else:
-        with fs.open(p, "wb") as out:  # one object upload: visible only when complete
-            for src in sources:
-                with fsspec.open(src, "rb") as f:
-                    while chunk := f.read(1 << 22):
-                        out.write(chunk)
+        if is_local(dest):
+            _atomic_local_write(dest, fill)
+        else:
+            fs, p = fs_and_path(dest)
+            with fs.open(p, "wb") as out:  # one object upload: visible only when complete
+                fill(out)
 
 
 def iter_parquet(path: str, batch_rows: int = 1024) -> Iterator[tuple[int, dict]]:
