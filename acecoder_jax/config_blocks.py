@@ -168,7 +168,7 @@ def cpu_tiny_training(c: ml_collections.ConfigDict) -> None:
 # a change of the run (data-stage fingerprints and workdir checks ignore them).
 OPERATIONAL_FIELDS = ("progress", "execution.backend", "execution.uri", "execution.num_workers",
                       "execution.batch_timeout_s", "execution.idle_timeout_s", "execution.outage_s",
-                      "execution.preimport")
+                      "execution.preimport", "data.token_cache")
 
 
 def _flat(tree, prefix: str = "") -> dict:

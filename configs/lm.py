@@ -26,6 +26,9 @@ def base() -> ml_collections.ConfigDict:
     c.data.max_length = 2048
     c.data.truncation = "left"  # left: cut the prompt's start | right: cut the response's end | drop
     c.data.num_buckets = 4
+    # Tokenized rows are kept on this host's disk, memory-mapped, keyed by the files' content, the
+    # tokenizer and the settings: "" = $ACECODER_CACHE/tokenized (~/.cache/acecoder_jax), "none" = off.
+    c.data.token_cache = ""
     c.data.template = "chat"  # chat: tokenizer chat template | plain: prompt + response + EOS
 
     c.loss = ml_collections.ConfigDict()

@@ -25,7 +25,10 @@ def base() -> ml_collections.ConfigDict:
     c.data.eval_fraction = 0.01
     c.data.max_length = 2048
     c.data.truncation = "right"  # right: keep the first tokens | left: keep the last | drop: reject
-    c.data.num_buckets = 4  # padded lengths max/8, max/4, max/2, max
+    c.data.num_buckets = 4
+    # Tokenized rows are kept on this host's disk, memory-mapped, keyed by the files' content, the
+    # tokenizer and the settings: "" = $ACECODER_CACHE/tokenized (~/.cache/acecoder_jax), "none" = off.
+    c.data.token_cache = ""  # padded lengths max/8, max/4, max/2, max
     c.data.template = "chat"  # unused by the RM (its input is always prompts.reward_model_text)
 
     c.loss = ml_collections.ConfigDict()

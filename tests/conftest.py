@@ -1,5 +1,6 @@
 """Test-wide setup: 8 simulated CPU devices (must be set before JAX initialises)."""
 import os
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -11,6 +12,8 @@ os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
 # isolation (not root) they run at the level it can give; the sandbox suites check each level's
 # guarantees themselves (tests/test_sandbox_unprivileged.py).
 os.environ.setdefault("SANDBOX_ALLOW_WEAKER_ISOLATION", "1")
+# The trainers' token cache (train.data.token_cache_dir) goes to a folder of this run, not ~/.cache.
+os.environ.setdefault("ACECODER_CACHE", tempfile.mkdtemp(prefix="acecoder-test-cache-"))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -109,6 +109,24 @@ def test_pairs_stream_into_packed_rows_the_same_at_any_chunk_size(tokenizer, pai
     np.testing.assert_array_equal(train.batch([0, 1])["chosen_ids"], chunked.batch(train.index[:2])["chosen_ids"])
 
 
+def test_token_cache_memory_maps_what_was_tokenized_and_notices_changed_files(tokenizer, pairs_file, tmp_path):
+    cache = str(tmp_path / "cache")
+    fresh = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, cache_dir=cache,
+                                rejects_path=str(tmp_path / "r1.jsonl"))
+    again = D.load_pair_dataset(pairs_file, tokenizer, max_length=128, cache_dir=cache,
+                                rejects_path=str(tmp_path / "r2.jsonl"))
+    assert isinstance(again.rows.tokens, np.memmap) and again.examples == fresh.examples
+    assert again.stats.as_dict() == fresh.stats.as_dict() and os.path.exists(tmp_path / "r2.jsonl")
+    assert len(os.listdir(cache)) == 1
+    D.load_pair_dataset(pairs_file, tokenizer, max_length=64, cache_dir=cache)  # other settings: another entry
+    edited = str(tmp_path / "edited.jsonl")
+    io.write_jsonl(edited, io.read_jsonl(pairs_file)[:10])
+    assert len(D.load_pair_dataset(edited, tokenizer, max_length=128, cache_dir=cache)) == 10
+    io.write_jsonl(edited, io.read_jsonl(pairs_file)[:12])  # same path, other content: not the cached set
+    assert len(D.load_pair_dataset(edited, tokenizer, max_length=128, cache_dir=cache)) == 12
+    assert len(os.listdir(cache)) == 4
+
+
 def test_schedule_is_a_pure_function_of_seed_and_step(tokenizer, pairs_file):
     ds = D.load_pair_dataset(pairs_file, tokenizer, max_length=128)
     a, b = D.BatchSchedule(ds, 16, seed=3), D.BatchSchedule(ds, 16, seed=3)

@@ -18,7 +18,13 @@ from __future__ import annotations
 import array
 import collections
 import dataclasses
-from typing import Iterator, Optional, Sequence
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -89,11 +95,7 @@ def _truncate(ids: list[int], max_length: int, policy: str) -> Optional[list[int
     return ids[-max_length:] if policy == "left" else ids[:max_length]
 
 
-def _iter_files(paths: Sequence[str] | str):
-    if isinstance(paths, str):
-        paths = io.expand_inputs(paths)
-    if not paths:
-        raise ValueError("no training data files given")
+def _iter_files(paths: Sequence[str]):
     for path in paths:
         for row, rec in io.iter_records(path):
             yield path, row, rec
@@ -126,6 +128,9 @@ class _RowsBuilder:
     def add(self, ids: Sequence[int]) -> None:
         self._tokens.extend(ids)
         self._offsets.append(len(self._tokens))
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
 
     def build(self) -> TokenRows:
         return TokenRows(np.frombuffer(self._tokens, np.int32).copy(), np.frombuffer(self._offsets, np.int64).copy())
@@ -232,21 +237,92 @@ def _chunks(items: Iterator, size: int = TOKENIZE_CHUNK) -> Iterator[list]:
         yield chunk
 
 
-def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "right",
-                      buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None) -> PairDataset:
-    """AceCodePair records -> PairDataset, streamed and tokenized TOKENIZE_CHUNK records at a
-    time. Rejected: unreadable rows, missing/empty fields, identical chosen and rejected, pass
-    rates in the wrong order, and (truncation="drop") over-long sides."""
-    _check_policy(truncation, max_length)
+# ---- the token cache: pre-tokenized rows on local disk, memory-mapped -------------------------
+
+CACHE_VERSION = 1  # bump when the tokenization of a record changes
+
+
+def token_cache_dir(setting: str) -> Optional[str]:
+    """config.data.token_cache: "" = $ACECODER_CACHE/tokenized (default ~/.cache/acecoder_jax),
+    "none" = off, else a local directory."""
+    if setting == "none":
+        return None
+    if setting:
+        return setting
+    root = os.environ.get("ACECODER_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "acecoder_jax")
+    return os.path.join(root, "tokenized")
+
+
+def _cache_key(kind: str, files: list[str], tokenizer, settings: dict) -> str:
+    """Everything a cached set depends on: the input files' content, the tokenizer (its whole
+    serialised vocabulary and chat template), the settings and the code's version."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    vocab = backend.to_str() if backend is not None else json.dumps(sorted(tokenizer.get_vocab().items()))
+    ident = {"kind": kind, "version": CACHE_VERSION, "settings": settings,
+             "files": [io.file_identity(p) for p in files],
+             "tokenizer": hashlib.sha256((vocab + str(getattr(tokenizer, "chat_template", ""))).encode()).hexdigest()}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _cached(kind: str, paths, tokenizer, settings: dict, cache_dir: Optional[str],
+            build: Callable[[list[str]], tuple[TokenRows, Optional[np.ndarray], "_Rejects"]]):
+    """(rows, extra, rejects) from the cache when present, else built and stored there. A stored
+    set is memory-mapped: a host holds only the pages of the batches it reads."""
+    files = io.expand_inputs(paths) if isinstance(paths, str) else list(paths)
+    if not files:
+        raise ValueError("no training data files given")
+    if cache_dir is None:
+        return build(files)
+    entry = os.path.join(cache_dir, _cache_key(kind, files, tokenizer, settings))
+    if not os.path.exists(os.path.join(entry, "stats.json")):
+        rows, extra, rejects = build(files)
+        tmp = f"{entry}.tmp-{uuid.uuid4().hex[:8]}"
+        os.makedirs(tmp)
+        np.save(os.path.join(tmp, "tokens.npy"), rows.tokens)
+        np.save(os.path.join(tmp, "offsets.npy"), rows.offsets)
+        if extra is not None:
+            np.save(os.path.join(tmp, "extra.npy"), extra)
+        io.write_jsonl(os.path.join(tmp, "rejects.jsonl"), rejects.rows)
+        io.write_json(os.path.join(tmp, "stats.json"), rejects.stats.as_dict())  # last: marks it complete
+        try:
+            os.rename(tmp, entry)
+        except OSError:  # another process on this host stored the same set first
+            shutil.rmtree(tmp, ignore_errors=True)
+        logging.info("tokenized %d %s records into %s", rejects.stats.records, kind, entry)
+    else:
+        logging.info("tokenized %s records from the cache %s", kind, entry)
     rejects = _Rejects()
-    rows = _RowsBuilder()
-    for chunk in _chunks(_iter_files(paths)):
-        _pair_chunk(chunk, tokenizer, max_length, truncation, rejects, rows)
-    dataset = PairDataset(rows.build(), pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
-                          stats=rejects.stats)
-    rejects.stats.kept = len(dataset)
+    stats = io.read_json(os.path.join(entry, "stats.json"))
+    rejects.stats = LoadStats(records=stats["records"], kept=stats["kept"], truncated=stats["truncated"],
+                              reasons=collections.Counter(stats["reasons"]))
+    rejects.rows = io.read_jsonl(os.path.join(entry, "rejects.jsonl"))
+    extra_path = os.path.join(entry, "extra.npy")
+    rows = TokenRows(np.load(os.path.join(entry, "tokens.npy"), mmap_mode="r"),
+                     np.load(os.path.join(entry, "offsets.npy"), mmap_mode="r"))
+    return rows, (np.load(extra_path, mmap_mode="r") if os.path.exists(extra_path) else None), rejects
+
+
+def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "right",
+                      buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None,
+                      cache_dir: Optional[str] = None) -> PairDataset:
+    """AceCodePair records -> PairDataset, streamed and tokenized TOKENIZE_CHUNK records at a
+    time (or memory-mapped from `cache_dir` when these files were tokenized so before). Rejected:
+    unreadable rows, missing/empty fields, identical chosen and rejected, pass rates in the wrong
+    order, and (truncation="drop") over-long sides."""
+    _check_policy(truncation, max_length)
+
+    def build(files: list[str]):
+        rejects, rows = _Rejects(), _RowsBuilder()
+        for chunk in _chunks(_iter_files(files)):
+            _pair_chunk(chunk, tokenizer, max_length, truncation, rejects, rows)
+        rejects.stats.kept = (len(rows) // 2)
+        return rows.build(), None, rejects
+
+    rows, _, rejects = _cached("pairs", paths, tokenizer, {"max_length": max_length, "truncation": truncation},
+                               cache_dir, build)
     rejects.write(rejects_path)
-    return dataset
+    return PairDataset(rows, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                       stats=rejects.stats)
 
 
 def _pair_chunk(chunk: list, tokenizer, max_length: int, truncation: str, rejects: "_Rejects",
@@ -306,7 +382,8 @@ def _sft_messages(rec: dict) -> tuple[list[dict], str]:
 
 
 def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "left", template: str = "chat",
-                     buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None) -> SFTDataset:
+                     buckets: Optional[Sequence[int]] = None, rejects_path: Optional[str] = None,
+                     cache_dir: Optional[str] = None) -> SFTDataset:
     """Prompt/response records -> SFTDataset.
 
     template="chat": the tokenizer's chat template (the response is what the template adds after
@@ -316,15 +393,19 @@ def load_sft_dataset(paths, tokenizer, *, max_length: int, truncation: str = "le
     _check_policy(truncation, max_length)
     if template not in ("chat", "plain"):
         raise ValueError(f"template={template!r}; expected 'chat' or 'plain'")
-    rejects = _Rejects()
-    rows, n_prompts = _RowsBuilder(), array.array("i")
-    for chunk in _chunks(_iter_files(paths)):
-        _sft_chunk(chunk, tokenizer, max_length, truncation, template, rejects, rows, n_prompts)
-    dataset = SFTDataset(rows.build(), pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
-                         stats=rejects.stats, extra=np.frombuffer(n_prompts, np.int32).copy())
-    rejects.stats.kept = len(dataset)
+
+    def build(files: list[str]):
+        rejects, rows, n_prompts = _Rejects(), _RowsBuilder(), array.array("i")
+        for chunk in _chunks(_iter_files(files)):
+            _sft_chunk(chunk, tokenizer, max_length, truncation, template, rejects, rows, n_prompts)
+        rejects.stats.kept = len(rows)
+        return rows.build(), np.frombuffer(n_prompts, np.int32).copy(), rejects
+
+    rows, extra, rejects = _cached("sft", paths, tokenizer, {"max_length": max_length, "truncation": truncation,
+                                                             "template": template}, cache_dir, build)
     rejects.write(rejects_path)
-    return dataset
+    return SFTDataset(rows, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
+                      stats=rejects.stats, extra=extra)
 
 
 def _sft_chunk(chunk: list, tokenizer, max_length: int, truncation: str, template: str, rejects: "_Rejects",

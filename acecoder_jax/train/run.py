@@ -36,7 +36,8 @@ def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
     def load(spec: str, rejects: str):
         kw = dict(max_length=d.max_length, truncation=d.truncation,
                   buckets=train_data.length_buckets(d.max_length, d.num_buckets),
-                  rejects_path=io.join(workdir, rejects) if jax.process_index() == 0 else None)
+                  rejects_path=io.join(workdir, rejects) if jax.process_index() == 0 else None,
+                  cache_dir=train_data.token_cache_dir(d.get("token_cache", "")))
         if objective_name == "bradley_terry":
             return train_data.load_pair_dataset(spec, tokenizer, **kw)
         return train_data.load_sft_dataset(spec, tokenizer, template=d.template, **kw)
