@@ -139,15 +139,15 @@ def test_resumed_stage_still_sees_the_ids_of_finished_shards(tmp_path):
     assert full["rejected"].get("duplicate_id") == 1 and _balanced(full)
 
 
-def test_a_huge_invalid_record_is_kept_as_a_bounded_prefix(tmp_path):
-    huge = {"id": "big", "source": "t", "question": "x" * (5 << 20), "test_cases": "not a list"}
+def test_a_50_mb_invalid_record_is_kept_as_a_bounded_prefix(tmp_path):
+    huge = {"id": "big", "source": "t", "question": "x" * (50 << 20), "test_cases": "not a list"}
     src = _write(tmp_path / "in.jsonl", [huge, _question("q0")])
     out = str(tmp_path / "pairs.jsonl")
     stats = stages.run_build_pairs(_cfg(), [src], out)
     assert stats["rejected"] == {"bad_field": 1}
     assert os.path.getsize(stage.rejects_path(out)) < 2 * stage.MAX_REJECT_BYTES
     entry = io.read_jsonl(stage.rejects_path(out))[0]
-    assert entry["raw_truncated"] is True and entry["raw_bytes"] > 5 << 20
+    assert entry["raw_truncated"] is True and entry["raw_bytes"] > 50 << 20
     assert len(entry["raw"].encode()) <= stage.MAX_REJECT_BYTES and entry["raw"].startswith('{"id": "big"')
 
 
