@@ -23,6 +23,9 @@ def base() -> ml_collections.ConfigDict:
     c.data.train = ""  # AceCodePair jsonl/parquet: comma-separated paths or globs, local or gs://
     c.data.eval = ""  # held-out pairs; empty: hold out data.eval_fraction of train
     c.data.eval_fraction = 0.01
+    # example: a random fraction of pairs | question: whole questions (none in both splits), which
+    # measures the RM on questions it never saw, as best-of-N and RL use it
+    c.data.eval_split = "example"
     c.data.max_length = 2048
     c.data.truncation = "right"  # right: keep the first tokens | left: keep the last | drop: reject
     c.data.num_buckets = 4

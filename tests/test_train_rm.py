@@ -387,3 +387,25 @@ def test_run_training_from_an_hf_causal_lm_checkpoint(tmp_path, tok_dir, pairs_f
     assert w_new.shape == w_old.shape and not np.allclose(w_new, w_old)
     with pytest.raises(ValueError, match="entry point trains"):
         run_training(c, str(tmp_path / "other"), objective_name="lm")
+
+
+def test_question_split_holds_out_whole_questions(tokenizer, tmp_path):
+    """data.eval_split=question: no question has pairs on both sides (a random pair split has)."""
+    rows = []
+    for q in range(12):
+        for k in range(4):
+            pair = learnable_pairs(1)[0]
+            rows.append({**pair, "id": f"q{q}", "chosen": f"{pair['chosen']} # {q}.{k}"})
+    path = str(tmp_path / "grouped.jsonl")
+    io.write_jsonl(path, rows)
+    ds = D.load_pair_dataset(path, tokenizer, max_length=128)
+    assert sorted(set(ds.questions())) == list(range(12))
+    train, held = ds.split_holdout(0.25, seed=3, by="question")
+    assert not set(train.questions()) & set(held.questions())
+    assert len(held) >= 12 and len(held) % 4 == 0 and len(train) + len(held) == 48
+    again = ds.split_holdout(0.25, seed=3, by="question")[1]
+    assert again.questions() == held.questions()  # seeded
+    rand_train, rand_held = ds.split_holdout(0.25, seed=3)
+    assert set(rand_train.questions()) & set(rand_held.questions())  # what the question split prevents
+    with pytest.raises(ValueError, match="eval split 'qestion'"):
+        ds.split_holdout(0.25, seed=3, by="qestion")

@@ -34,16 +34,41 @@ from acecoder_jax.tokenization import apply_chat_template, left_pad, pad_token_i
 
 TRUNCATION_POLICIES = ("drop", "left", "right")
 TOKENIZE_CHUNK = 2048  # records read and tokenized at a time (the file itself is streamed)
+EVAL_SPLITS = ("example", "question")  # config.data.eval_split: what a held-out fraction holds out
 
 
-def holdout_indices(n: int, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+def holdout_indices(n: int, fraction: float, seed: int,
+                    groups: Optional[Sequence] = None) -> tuple[list[int], list[int]]:
     """(kept, held-out) indices of n items, a seeded random `fraction` (at least one) held out,
-    each sorted: the one hold-out rule of datasets and problem sets."""
+    each sorted: the one hold-out rule of datasets and problem sets.
+
+    With `groups` (one key per item, e.g. its question), whole groups are held out, in a seeded
+    random order until they hold at least `fraction` of the items: no group is in both splits,
+    so a model is evaluated on questions it never trained on."""
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"holdout fraction must be in (0, 1), got {fraction}")
-    order = np.random.default_rng([seed, 7919]).permutation(n)
-    n_eval = max(1, int(round(fraction * n)))
-    return sorted(order[n_eval:].tolist()), sorted(order[:n_eval].tolist())
+    rng = np.random.default_rng([seed, 7919])
+    if groups is None:
+        order = rng.permutation(n)
+        n_eval = max(1, int(round(fraction * n)))
+        return sorted(order[n_eval:].tolist()), sorted(order[:n_eval].tolist())
+    if len(groups) != n:
+        raise ValueError(f"{len(groups)} group keys for {n} items")
+    keys = list(dict.fromkeys(groups))
+    if len(keys) < 2:
+        raise ValueError(f"holding out by group needs at least 2 groups, got {len(keys)}")
+    members: dict = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    held: list[int] = []
+    for k in rng.permutation(len(keys)):
+        if held and len(held) >= fraction * n:
+            break
+        held += members[keys[k]]
+    if len(held) == n:
+        raise ValueError(f"holding out {fraction:.0%} by group took every group of the {n} items")
+    held_set = set(held)
+    return [i for i in range(n) if i not in held_set], sorted(held)
 
 
 def length_buckets(max_length: int, count: int = 4, multiple: int = 8) -> tuple[int, ...]:
@@ -160,10 +185,18 @@ class TokenizedDataset:
         out.index = self.index[np.asarray(indices, np.int64)]
         return out
 
-    def split_holdout(self, fraction: float, seed: int) -> tuple["TokenizedDataset", "TokenizedDataset"]:
-        """(train, held-out): a seeded random `fraction` of the examples is held out."""
-        kept, held = holdout_indices(len(self), fraction, seed)
+    def split_holdout(self, fraction: float, seed: int, by: str = "example"
+                      ) -> tuple["TokenizedDataset", "TokenizedDataset"]:
+        """(train, held-out): a seeded random `fraction` of the examples is held out; by="question"
+        holds out whole questions (PairDataset), so no question is in both splits."""
+        if by not in EVAL_SPLITS:
+            raise ValueError(f"eval split {by!r}; expected one of {EVAL_SPLITS}")
+        groups = self.questions() if by == "question" else None
+        kept, held = holdout_indices(len(self), fraction, seed, groups=groups)
         return self.subset(kept), self.subset(held)
+
+    def questions(self) -> list[int]:
+        raise ValueError(f"{type(self).__name__} has no question ids to hold out by")
 
     def example(self, i: int) -> tuple:
         raise NotImplementedError
@@ -182,13 +215,17 @@ class TokenizedDataset:
 
 
 class PairDataset(TokenizedDataset):
-    """Examples are (chosen_ids, rejected_ids); both sides share one padded width per batch."""
+    """Examples are (chosen_ids, rejected_ids); both sides share one padded width per batch.
+    `extra` holds each pair's question number (pairs of one question share it)."""
 
     rows_per_example = 2
 
     def example(self, i: int) -> tuple:
         k = int(self.index[i])
         return self.rows[2 * k], self.rows[2 * k + 1]
+
+    def questions(self) -> list[int]:
+        return self.extra[self.index].tolist()
 
     def collate(self, examples: list) -> dict:
         p = len(examples)
@@ -239,7 +276,7 @@ def _chunks(items: Iterator, size: int = TOKENIZE_CHUNK) -> Iterator[list]:
 
 # ---- the token cache: pre-tokenized rows on local disk, memory-mapped -------------------------
 
-CACHE_VERSION = 1  # bump when the tokenization of a record changes
+CACHE_VERSION = 2  # bump when what is stored for a record changes (2: pairs keep their question number)
 
 
 def token_cache_dir(setting: str) -> Optional[str]:
@@ -312,21 +349,23 @@ def load_pair_dataset(paths, tokenizer, *, max_length: int, truncation: str = "r
     _check_policy(truncation, max_length)
 
     def build(files: list[str]):
-        rejects, rows = _Rejects(), _RowsBuilder()
+        rejects, rows, questions, numbers = _Rejects(), _RowsBuilder(), array.array("i"), {}
         for chunk in _chunks(_iter_files(files)):
-            _pair_chunk(chunk, tokenizer, max_length, truncation, rejects, rows)
+            _pair_chunk(chunk, tokenizer, max_length, truncation, rejects, rows, questions, numbers)
         rejects.stats.kept = (len(rows) // 2)
-        return rows.build(), None, rejects
+        return rows.build(), np.frombuffer(questions, np.int32).copy(), rejects
 
-    rows, _, rejects = _cached("pairs", paths, tokenizer, {"max_length": max_length, "truncation": truncation},
-                               cache_dir, build)
+    rows, questions, rejects = _cached("pairs", paths, tokenizer, {"max_length": max_length,
+                                                                   "truncation": truncation}, cache_dir, build)
     rejects.write(rejects_path)
     return PairDataset(rows, pad_id=pad_token_id(tokenizer), buckets=buckets or length_buckets(max_length),
-                       stats=rejects.stats)
+                       stats=rejects.stats, extra=questions)
 
 
 def _pair_chunk(chunk: list, tokenizer, max_length: int, truncation: str, rejects: "_Rejects",
-                rows: _RowsBuilder) -> None:
+                rows: _RowsBuilder, questions: "array.array", numbers: dict) -> None:
+    """Tokenize one chunk of pair records into `rows`; `questions` gets each kept pair's question
+    number (`numbers`: question key -> number, the record's id, else its instruction text)."""
     texts, where = [], []
     for source, row, rec in chunk:
         rejects.stats.records += 1
@@ -348,9 +387,10 @@ def _pair_chunk(chunk: list, tokenizer, max_length: int, truncation: str, reject
             continue
         texts.append(prompts.reward_model_text(tokenizer, question, fields["chosen"]))
         texts.append(prompts.reward_model_text(tokenizer, question, fields["rejected"]))
-        where.append((source, row))
+        key = ("id", str(rec["id"])) if rec.get("id") is not None else ("text", question)
+        where.append((source, row, numbers.setdefault(key, len(numbers))))
     ids = _tokenize(tokenizer, texts)
-    for i, (source, row) in enumerate(where):
+    for i, (source, row, number) in enumerate(where):
         chosen, rejected = ids[2 * i], ids[2 * i + 1]
         tc, tr = _truncate(chosen, max_length, truncation), _truncate(rejected, max_length, truncation)
         if tc is None or tr is None:
@@ -359,6 +399,7 @@ def _pair_chunk(chunk: list, tokenizer, max_length: int, truncation: str, reject
         rejects.stats.truncated += int(tc is not chosen) + int(tr is not rejected)
         rows.add(tc)
         rows.add(tr)
+        questions.append(number)
 
 
 def _sft_messages(rec: dict) -> tuple[list[dict], str]:

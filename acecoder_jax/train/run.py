@@ -49,7 +49,7 @@ def _load_datasets(config, tokenizer, workdir: str, objective_name: str):
         eval_set = load(d.eval, "rejects_eval.jsonl")
         stats["eval"] = eval_set.stats.as_dict()
     elif d.eval_fraction > 0:
-        train_set, eval_set = train_set.split_holdout(d.eval_fraction, config.seed)
+        train_set, eval_set = train_set.split_holdout(d.eval_fraction, config.seed, by=d.get("eval_split", "example"))
     if len(train_set) == 0:
         raise ValueError(f"no usable training records in {d.train} (see rejects_train.jsonl): {stats['train']}")
     stats["train_examples"] = len(train_set)
