@@ -429,3 +429,44 @@ def test_humaneval_through_the_real_sandbox_into_a_report(humaneval, tmp_path):
                                                       policy="reference+stub", reward_model="parity")])
     assert "| humaneval[:6] | reference+stub | parity | 100.0 | 50.0 | 50.0 | 50.0 | 100.0 |" in \
         open(paths["markdown"]).read()
+
+
+def test_within_question_auc_ranks_each_questions_own_samples():
+    perfect = M.within_question_auc([[3.0, 2.0, 1.0]], [[1.0, 0.5, 0.0]])
+    assert perfect == (1.0, 1)
+    assert M.within_question_auc([[1.0, 2.0, 3.0]], [[1.0, 0.5, 0.0]]) == (0.0, 1)
+    assert M.within_question_auc([[1.0, 1.0]], [[1.0, 0.0]]) == (0.5, 1)  # a tie counts half
+    # a question whose samples all pass equally has no pair to rank: left out, and counted as such
+    auc, used = M.within_question_auc([[3.0, 1.0], [5.0, 9.0], [2.0, 2.0]], [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]])
+    assert (auc, used) == (0.75, 2)
+    assert M.within_question_auc([[1.0]], [[1.0]]) == (None, 0)
+    with pytest.raises(ValueError, match="2 scores but 3 pass rates"):
+        M.within_question_auc([[1.0, 2.0]], [[1.0, 0.0, 0.5]])
+
+
+def test_bootstrap_intervals_over_problems():
+    rng = np.random.default_rng(0)
+    coin = rng.random(400) < 0.5
+    lo, hi = M.bootstrap_intervals({"x": coin})["x"]
+    half = 1.96 * np.sqrt(0.25 / coin.size)  # the normal approximation's half width
+    assert lo < coin.mean() < hi and abs((hi - lo) / 2 - half) < 0.25 * half
+    assert M.bootstrap_intervals({"c": [0.3] * 20})["c"] == pytest.approx([0.3, 0.3])
+    few = M.bootstrap_intervals({"x": coin[:40]})["x"]
+    assert few[1] - few[0] > hi - lo  # fewer problems, a wider interval
+    assert M.bootstrap_intervals({"x": coin}, seed=5) == M.bootstrap_intervals({"x": coin}, seed=5)
+    with pytest.raises(ValueError, match="one value per problem"):
+        M.bootstrap_intervals({"a": [1, 0], "b": [1]})
+
+
+def test_summary_gives_an_interval_for_every_figure():
+    rng = np.random.default_rng(1)
+    passed = rng.random((60, 8)) < 0.4
+    scores = rng.normal(size=(60, 8)) + passed
+    s = M.summarize(scores, passed, greedy_passed=passed[:, 0], ns=[1, 4, 8])
+    assert set(s["intervals"]) == {"greedy", "mean_over_samples", "oracle_pass_at_n", "best_of_1", "best_of_4",
+                                   "best_of_8"} and s["interval_level"] == 0.95
+    for name, point in [("greedy", s["greedy"]), ("mean_over_samples", s["mean_over_samples"]),
+                        ("oracle_pass_at_n", s["oracle_pass_at_n"])] + [
+                        (f"best_of_{n}", v) for n, v in s["best_of_n"].items()]:
+        lo, hi = s["intervals"][name]
+        assert lo <= point <= hi, (name, lo, point, hi)

@@ -156,13 +156,52 @@ def greedy_accuracy(greedy_passed: Sequence[bool]) -> float:
     return float(flags.astype(bool).mean())
 
 
+def bootstrap_intervals(per_problem: dict[str, Sequence[float]], *, level: float = 0.95,
+                        resamples: int = 2000, seed: int = 0) -> dict[str, list[float]]:
+    """{name: [low, high]}: percentile bootstrap intervals of the mean over problems, every
+    figure resampled with the same draws of problems (so intervals of figures measured on the same
+    problems are comparable). `per_problem[name][p]` is problem p's value of that figure."""
+    lengths = {len(v) for v in per_problem.values()}
+    if len(lengths) != 1 or not lengths.pop():
+        raise ValueError("every figure needs one value per problem, for the same non-empty problems")
+    values = {k: np.asarray(v, np.float64) for k, v in per_problem.items()}
+    n = len(next(iter(values.values())))
+    draws = np.random.default_rng([seed, 2027]).integers(0, n, size=(resamples, n))
+    tail = (1.0 - level) / 2 * 100
+    return {k: [float(x) for x in np.percentile(v[draws].mean(axis=1), [tail, 100 - tail])] for k, v in values.items()}
+
+
+def within_question_auc(scores, pass_rates) -> tuple[float | None, int]:
+    """(mean AUC, questions used): per question, the chance that of two of its samples with
+    different pass rates the better one has the higher RM score (ties count half), averaged over
+    the questions that have such a pair. How well the RM ranks one question's candidates, the way
+    best-of-N uses it."""
+    aucs = []
+    for s, r in zip(_as_rows("scores", scores, float), _as_rows("pass_rates", pass_rates, float)):
+        if s.shape != r.shape:
+            raise ValueError(f"a question has {s.size} scores but {r.size} pass rates")
+        better = r[:, None] > r[None, :]
+        if better.any():
+            wins = (s[:, None] > s[None, :]) + 0.5 * (s[:, None] == s[None, :])
+            aucs.append(float(wins[better].mean()))
+    return (float(np.mean(aucs)) if aucs else None), len(aucs)
+
+
 def summarize(scores, passed, greedy_passed: Sequence[bool] | None = None,
-              ns: Sequence[int] | None = None, selection: str = "subsets") -> dict:
-    """All best-of-N numbers for one (policy, reward model, benchmark) triple, JSON-ready."""
+              ns: Sequence[int] | None = None, selection: str = "subsets", level: float = 0.95) -> dict:
+    """All best-of-N numbers for one (policy, reward model, benchmark) triple, JSON-ready, with a
+    `level` bootstrap interval over problems for greedy, the mean sample, each best-of-n and the
+    oracle (`intervals`)."""
     rows = _as_rows("passed", passed, bool)
     if greedy_passed is not None and len(greedy_passed) != len(rows):
         raise ValueError(f"greedy_passed has {len(greedy_passed)} problems but passed has {len(rows)}")
     curve = best_of_n_curve(scores, rows, ns, selection)
+    score_rows, pick = _as_rows("scores", scores, float), SELECTIONS[selection]
+    per_problem = {"mean_over_samples": [f.mean() for f in rows], "oracle_pass_at_n": [f.any() for f in rows],
+                   **{f"best_of_{n}": [pick(s, f, n) for s, f in zip(score_rows, rows)] for n in curve}}
+    if greedy_passed is not None:
+        per_problem["greedy"] = np.asarray(greedy_passed, bool)
+    intervals = bootstrap_intervals(per_problem, level=level)
     return {
         "num_problems": len(rows),
         "num_samples": min(r.size for r in rows),
@@ -172,4 +211,6 @@ def summarize(scores, passed, greedy_passed: Sequence[bool] | None = None,
         "best_of_n": {str(n): v for n, v in curve.items()},
         "pass_at_k": {str(k): v for k, v in pass_at_k_curve(rows, list(curve)).items()},
         "oracle_pass_at_n": oracle_pass_at_n(rows),
+        "interval_level": level,
+        "intervals": intervals,  # bootstrap over problems: greedy, mean_over_samples, best_of_<n>, oracle_pass_at_n
     }
