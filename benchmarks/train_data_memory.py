@@ -104,10 +104,12 @@ def main() -> None:
     rows = {}
     if args.baseline and args.side in ("both", "baseline"):
         tree = os.path.join(args.workdir, f"baseline-{args.baseline}")
-        if not os.path.exists(tree):
-            subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", tree, args.baseline], check=True,
-                           capture_output=True)
-        rows["baseline"] = run_side(tree, data, tok, args.workdir)
+        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", tree, args.baseline], check=True,
+                       capture_output=True)
+        try:
+            rows["baseline"] = run_side(tree, data, tok, args.workdir)
+        finally:  # leave the user's repository as it was
+            subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", tree], check=False)
         print(json.dumps({"side": f"baseline {args.baseline}", **rows["baseline"]}))
     if args.side in ("both", "current"):
         rows["current"] = run_side(REPO, data, tok, args.workdir)
