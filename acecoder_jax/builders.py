@@ -42,6 +42,14 @@ def holds_a_run(workdir: str) -> bool:
     return any(not (n == CONFIG_FILE or (n.startswith("config.") and n.endswith(".json"))) for n in names)
 
 
+def config_changes_in(workdir: str, snapshot: dict) -> list[str]:
+    """How `snapshot` differs from the config of the run `workdir` holds ([] when it holds none)."""
+    path = io.join(workdir, CONFIG_FILE)
+    if not (io.exists(path) and holds_a_run(workdir)):
+        return []
+    return config_changes(io.read_json(path), snapshot)
+
+
 def start_run(config, workdir: str, *, allow_config_change: bool = False) -> None:
     """The run directory with the resolved config in it (so a workdir says how it was made).
 
@@ -59,19 +67,17 @@ def start_run(config, workdir: str, *, allow_config_change: bool = False) -> Non
     io.makedirs(workdir)
     path = io.join(workdir, CONFIG_FILE)
     text = config.to_json_best_effort(indent=2, sort_keys=True) + "\n"
-    if io.exists(path) and holds_a_run(workdir):
-        changes = config_changes(io.read_json(path), json.loads(text))
-        if changes and not allow_config_change:
-            raise WorkdirConfigChanged(f"{workdir} holds a run made with another config ({shown_changes(changes)}); "
-                                       "pass --allow_config_change to go on with the new one, or use another "
-                                       "--workdir")
-        if changes and jax.process_index() == 0:
-            n = 1
-            while io.exists(io.join(workdir, f"config.{n}.json")):
-                n += 1
-            io.write_text(io.join(workdir, f"config.{n}.json"), io.read_text(path))
-            logging.warning("%s: config changed (%s); the old one is kept as config.%d.json", workdir,
-                            "; ".join(changes), n)
+    changes = config_changes_in(workdir, json.loads(text))
+    if changes and not allow_config_change:
+        raise WorkdirConfigChanged(f"{workdir} holds a run made with another config ({shown_changes(changes)}); "
+                                   "pass --allow_config_change to go on with the new one, or use another --workdir")
+    if changes and jax.process_index() == 0:
+        n = 1
+        while io.exists(io.join(workdir, f"config.{n}.json")):
+            n += 1
+        io.write_text(io.join(workdir, f"config.{n}.json"), io.read_text(path))
+        logging.warning("%s: config changed (%s); the old one is kept as config.%d.json", workdir,
+                        "; ".join(changes), n)
     if jax.process_index() == 0:
         io.write_text(path, text)
 

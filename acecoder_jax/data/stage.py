@@ -162,6 +162,60 @@ def record_id(record: dict) -> Any:
     return record.get("id")
 
 
+def finished_stats(name: str, output: str, fingerprint: dict, overwrite: bool, fail_on_empty: bool) -> dict | None:
+    """The stats of `output` when a run with this fingerprint finished it (refused when another
+    fingerprint did); None when it must run."""
+    if overwrite or not (io.exists(output) and io.exists(stats_path(output))):
+        return None
+    stats = io.read_json(stats_path(output))
+    check_rerun(name, output, stats.get("fingerprint"), fingerprint, False)
+    check_not_empty(stats, fail_on_empty)
+    return {**stats, "skipped_finished": True}
+
+
+def read_located(inputs: list[str]) -> Iterator[tuple[str, dict | io.RecordReadError]]:
+    """("path:line", record or RecordReadError) over the input files, streamed."""
+    for path in inputs:
+        for lineno, rec in io.iter_records(path):
+            yield f"{path}:{lineno}", rec
+
+
+def unique(located: Iterable[tuple[str, Any]], key: Callable[[dict], Any] | None) -> Iterator[tuple[str, Any]]:
+    """(where, record), a repeated `key` replaced by a DuplicateRecord (the first kept)."""
+    first: dict[Any, str] = {}
+    for where, rec in located:
+        k = key(rec) if key and isinstance(rec, dict) else None
+        if k is not None and k in first:
+            rec = DuplicateRecord(where, k, first[k], rec)
+        elif k is not None:
+            first[k] = where
+        yield where, rec
+
+
+def reject_unusable(ctx: ShardContext, item: Any) -> bool:
+    """Reject an unreadable line or a repeated id into `ctx`; whether `item` was one."""
+    if isinstance(item, io.RecordReadError):
+        ctx.reject(item.kind, str(item), None, item.raw)
+    elif isinstance(item, DuplicateRecord):
+        ctx.reject("duplicate_id", f"{item.where}: id {item.key!r} already read at {item.first}", item.key,
+                   item.record)
+    else:
+        return False
+    return True
+
+
+def split_counts(counts) -> dict:
+    """Counters keyed rejected.<reason> / dropped.<reason> / other, as the stats' three dicts."""
+    out = {"rejected": {}, "dropped": {}, "counts": {}}
+    for key, value in sorted(counts.items()):
+        kind, _, reason = key.partition(".")
+        if kind in ("rejected", "dropped") and reason:
+            out[kind][reason] = value
+        else:
+            out["counts"][key] = value
+    return out
+
+
 class Stage:
     """One resumable stage writing `output` (a .jsonl path, local or gs://).
 
@@ -196,9 +250,6 @@ class Stage:
     def _shard(self, i: int, kind: str) -> str:
         return io.join(self.workdir, f"shard-{i:05d}.{kind}")
 
-    def is_finished(self) -> bool:
-        return io.exists(self.output) and io.exists(stats_path(self.output))
-
     def _check_manifest(self, fingerprint: dict) -> None:
         path = io.join(self.workdir, MANIFEST_FILE)
         if io.exists(path) and not self.overwrite:
@@ -222,17 +273,15 @@ class Stage:
         repeated ids are rejected, never fatal.
         """
         fingerprint = input_fingerprint(inputs, self.config, self.shard_size, embedded=records is not None)
-        if self.is_finished() and not self.overwrite:
-            stats = io.read_json(stats_path(self.output))
-            check_rerun(self.name, self.output, stats.get("fingerprint"), fingerprint, False)
-            check_not_empty(stats, self.fail_on_empty)
-            stats["skipped_finished"] = True
-            return stats
+        done = finished_stats(self.name, self.output, fingerprint, self.overwrite, self.fail_on_empty)
+        if done is not None:
+            return done
         self._check_manifest(fingerprint)
         start = time.time()
         located = (((f"record {n}", r) for n, r in enumerate(records, 1)) if records is not None
-                   else self._read_inputs(inputs))
-        stream = self._unique(located)
+                   else read_located(inputs))
+        # The whole input is streamed on every run, resumed ones too, so the ids seen are complete.
+        stream = (rec for _, rec in unique(located, self.record_key))
         done_shards = skipped = 0
         bar = progress.bar(desc=self.name, unit="rec", enabled=self.progress,
                            total=len(records) if hasattr(records, "__len__") else self._count_inputs(inputs))
@@ -259,25 +308,6 @@ class Stage:
             return None
         return sum(io.count_lines(p) for p in inputs)
 
-    def _read_inputs(self, inputs: list[str]) -> Iterator[tuple[str, dict | io.RecordReadError]]:
-        for path in inputs:
-            for lineno, rec in io.iter_records(path):
-                yield f"{path}:{lineno}", rec
-
-    def _unique(self, located: Iterable[tuple[str, Any]]) -> Iterator[Any]:
-        """The records, with a repeated `record_key` replaced by a DuplicateRecord (first kept).
-        The whole input is streamed on every run, resumed ones too, so the ids seen are complete."""
-        first: dict[Any, str] = {}
-        for where, rec in located:
-            key = self.record_key(rec) if self.record_key and isinstance(rec, dict) else None
-            if key is None:
-                yield rec
-            elif key in first:
-                yield DuplicateRecord(where, key, first[key], rec)
-            else:
-                first[key] = where
-                yield rec
-
     def _shards(self, stream: Iterable) -> Iterator[list]:
         shard: list = []
         for rec in stream:
@@ -298,12 +328,7 @@ class Stage:
         ctx = ShardContext(shard_index=i)
         good = []
         for rec in shard:
-            if isinstance(rec, io.RecordReadError):
-                ctx.reject(rec.kind, str(rec), None, rec.raw)
-            elif isinstance(rec, DuplicateRecord):
-                ctx.reject("duplicate_id", f"{rec.where}: id {rec.key!r} already read at {rec.first}", rec.key,
-                           rec.record)
-            else:
+            if not reject_unusable(ctx, rec):
                 good.append(rec)
         ctx.count("records_in", len(shard))
         if good:
@@ -332,17 +357,9 @@ class Stage:
         io.concat_files([self._shard(i, "out.jsonl") for i in range(n_shards)], self.output)
         stats = {"stage": self.name, "inputs": inputs, "output": self.output, "shards": n_shards,
                  "shards_processed_this_run": done, "shards_resumed": skipped,
-                 "seconds_this_run": round(seconds, 3), "records_in": 0, "records_out": 0,
-                 "rejected": {}, "dropped": {}, "counts": {}, "fingerprint": fingerprint}
-        for key, value in sorted(totals.items()):
-            if key in ("records_in", "records_out"):
-                stats[key] = value
-            elif key.startswith("rejected."):
-                stats["rejected"][key[len("rejected."):]] = value
-            elif key.startswith("dropped."):
-                stats["dropped"][key[len("dropped."):]] = value
-            else:
-                stats["counts"][key] = value
+                 "seconds_this_run": round(seconds, 3), "fingerprint": fingerprint, **split_counts(totals)}
+        for key in ("records_in", "records_out"):
+            stats[key] = stats["counts"].pop(key, 0)
         stats["records_kept"] = int(totals.get(self.kept_key, 0))
         balance(stats)
         if self.derive is not None:

@@ -332,30 +332,19 @@ def run_hard_subset(cfg, inputs: list[str], output: str, overwrite: bool = False
     inputs; refuses other inputs unless overwriting. Repeated ids are rejects, as in every stage."""
     from acecoder_jax.data import hard_subset
     fingerprint = stage.input_fingerprint(inputs, {}, None)
-    if io.exists(output) and io.exists(stage.stats_path(output)) and not overwrite:
-        stats = io.read_json(stage.stats_path(output))
-        stage.check_rerun("hard_subset", output, stats.get("fingerprint"), fingerprint, False)
-        stage.check_not_empty(stats, cfg.fail_on_empty)
-        return {**stats, "skipped_finished": True}
+    done = stage.finished_stats("hard_subset", output, fingerprint, overwrite, cfg.fail_on_empty)
+    if done is not None:
+        return done
     ctx = stage.ShardContext(shard_index=0)
-    records, first, n_in = [], {}, 0
-    for path in inputs:
-        for lineno, rec in io.iter_records(path):
-            n_in += 1
-            where = f"{path}:{lineno}"
-            if isinstance(rec, io.RecordReadError):
-                ctx.reject(rec.kind, str(rec), None, rec.raw)
-                continue
-            if rec.get("id") in first:
-                ctx.reject("duplicate_id", f"{where}: id {rec['id']!r} already read at {first[rec['id']]}", rec["id"],
-                           rec)
-                continue
-            try:
-                records.append(schemas.validate_acecode(rec, require_tests=False))
-            except schemas.SchemaError as e:
-                ctx.reject("bad_field", f"{where}: {e}", rec.get("id"), rec)
-                continue
-            first[rec.get("id")] = where
+    records, n_in = [], 0
+    for where, item in stage.unique(stage.read_located(inputs), stage.record_id):
+        n_in += 1
+        if stage.reject_unusable(ctx, item):
+            continue
+        try:
+            records.append(schemas.validate_acecode(item, require_tests=False))
+        except schemas.SchemaError as e:
+            ctx.reject("bad_field", f"{where}: {e}", item.get("id"), item)
     kept, rule = hard_subset.hard_subset(records)
     kept_ids = {id(r) for r in kept}
     for r in records:
@@ -365,10 +354,10 @@ def run_hard_subset(cfg, inputs: list[str], output: str, overwrite: bool = False
                      "mean_above_median" if stats_r[0] > rule["mean_median"] else "std_below_median")
     io.write_jsonl(stage.rejects_path(output), ctx.rejects)
     io.write_jsonl(output, kept)
+    counts = stage.split_counts(ctx.counts)
     stats = {"stage": "hard_subset", "inputs": inputs, "output": output, "records_in": n_in,
-             "records_out": len(kept), "records_kept": len(kept),
-             "rejected": {k[len("rejected."):]: v for k, v in ctx.counts.items() if k.startswith("rejected.")},
-             "dropped": {k[len("dropped."):]: v for k, v in ctx.counts.items() if k.startswith("dropped.")},
+             "records_out": len(kept), "records_kept": len(kept), "rejected": counts["rejected"],
+             "dropped": counts["dropped"],
              **{k: v for k, v in rule.items() if k not in ("records_in", "records_out")},  # the medians
              "fingerprint": fingerprint}
     stage.balance(stats)

@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 
-from acecoder_jax.builders import WorkdirConfigChanged, holds_a_run
-from acecoder_jax.config_blocks import config_changes, shown_changes
+from acecoder_jax.builders import CONFIG_FILE, WorkdirConfigChanged, config_changes_in
+from acecoder_jax.config_blocks import shown_changes
 from acecoder_jax.data import io
 from acecoder_jax.demo.report import build_report, first_last
 from acecoder_jax.registry import Registry
@@ -56,13 +56,12 @@ def run_demo(config, workdir: str, *, overwrite: bool = False) -> dict:
         fs.rm(path, recursive=True)
     io.makedirs(run.workdir)
     snapshot = json.loads(config.to_json_best_effort())
-    if io.exists(run.path("config.json")) and holds_a_run(run.workdir):
-        changes = config_changes(io.read_json(run.path("config.json")), snapshot)
-        if changes:
-            raise WorkdirConfigChanged(f"{run.workdir} holds a demo run made with another config "
-                                       f"({shown_changes(changes)}); pass --overwrite to run it again from the "
-                                       "start, or use another --workdir")
-    io.write_json(run.path("config.json"), snapshot)
+    changes = config_changes_in(run.workdir, snapshot)
+    if changes:
+        raise WorkdirConfigChanged(f"{run.workdir} holds a demo run made with another config "
+                                   f"({shown_changes(changes)}); pass --overwrite to run it again from the "
+                                   "start, or use another --workdir")
+    io.write_json(run.path(CONFIG_FILE), snapshot)
     for name, stage in DEMO_STAGES.items():
         _run_stage(run, name, stage)
     return build_report(run, time.perf_counter() - t0)
